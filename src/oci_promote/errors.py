@@ -1,0 +1,113 @@
+"""One exception tree, so callers catch what they can act on.
+
+Every error carries the facts a user needs to fix the problem (reference,
+registry, HTTP status, registry error codes) and renders as one line.
+
+    PromoteError                      exit 1 unless stated
+    ├── UsageError                    exit 2: the input itself is wrong
+    │   ├── InvalidReferenceError     a reference that breaks the grammar
+    │   ├── InvalidDigestError        a digest that is malformed or of an unknown algorithm
+    │   └── CredentialsError          credentials that cannot be read or parsed
+    ├── RegistryError                 the registry said no (status, error codes)
+    │   ├── AuthenticationError       401: missing or wrong credentials
+    │   ├── AuthorizationError        403: authenticated, but not allowed
+    │   ├── NotFoundError             404: unknown repository, manifest or blob
+    │   └── TransportError            no usable answer: connection, TLS, timeout
+    ├── DigestMismatchError           bytes or a registry disagree with the digest asked for
+    ├── ManifestError                 a manifest we refuse to copy (schema 1, too large, malformed)
+    └── IncompleteSourceError         the source lacks a child manifest or blob it references
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class PromoteError(Exception):
+    """Base of every error oci-promote raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(PromoteError):
+    """The user's input is wrong; nothing was sent anywhere."""
+
+    exit_code = 2
+
+
+class InvalidReferenceError(UsageError):
+    def __init__(self, reference: str, reason: str) -> None:
+        self.reference = reference
+        self.reason = reason
+        super().__init__(f"invalid reference {reference!r}: {reason}")
+
+
+class InvalidDigestError(UsageError):
+    def __init__(self, digest: str, reason: str) -> None:
+        self.digest = digest
+        self.reason = reason
+        super().__init__(f"invalid digest {digest!r}: {reason}")
+
+
+class CredentialsError(UsageError):
+    """Credentials that cannot be used; the message never includes a secret."""
+
+
+@dataclass(frozen=True)
+class RegistryErrorDetail:
+    """One entry of the registry's `errors` array (code, message)."""
+
+    code: str
+    message: str
+
+
+class RegistryError(PromoteError):
+    """A registry answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        registry: str = "",
+        status: int | None = None,
+        details: Sequence[RegistryErrorDetail] = (),
+    ) -> None:
+        self.registry = registry
+        self.status = status
+        self.details = tuple(details)
+        self.codes = tuple(d.code for d in self.details)
+        super().__init__(message)
+
+
+class AuthenticationError(RegistryError):
+    pass
+
+
+class AuthorizationError(RegistryError):
+    pass
+
+
+class NotFoundError(RegistryError):
+    pass
+
+
+class TransportError(RegistryError):
+    """The registry could not be reached or gave no usable answer."""
+
+
+class DigestMismatchError(PromoteError):
+    def __init__(self, message: str, *, expected: str, got: str) -> None:
+        self.expected = expected
+        self.got = got
+        super().__init__(message)
+
+
+class ManifestError(PromoteError):
+    pass
+
+
+class IncompleteSourceError(PromoteError):
+    def __init__(self, message: str, *, missing: str) -> None:
+        self.missing = missing
+        super().__init__(message)
