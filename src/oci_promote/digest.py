@@ -56,9 +56,7 @@ def parse_digest(text: str) -> Digest:
         )
     if not pattern.fullmatch(encoded):
         expected_len = 64 if algorithm == "sha256" else 128
-        raise InvalidDigestError(
-            text, f"{algorithm} needs {expected_len} lowercase hex characters"
-        )
+        raise InvalidDigestError(text, f"{algorithm} needs {expected_len} lowercase hex characters")
     return Digest(algorithm, encoded)
 
 
@@ -92,8 +90,7 @@ class DigestVerifier:
         """Raise DigestMismatchError unless the bytes seen match size and digest."""
         if self.expected_size is not None and self.size != self.expected_size:
             raise DigestMismatchError(
-                f"{what} {self.expected}: got {self.size} bytes, descriptor says "
-                f"{self.expected_size}",
+                f"{what} {self.expected}: got {self.size} bytes, descriptor says {self.expected_size}",
                 expected=str(self.expected),
                 got=f"{self.size} bytes",
             )

@@ -1,0 +1,237 @@
+"""The library entry points: resolve references, open one client per registry, copy.
+
+Data flows one way: Settings -> source and destinations -> plan -> execute
+-> CopyResult. The CLI and the Action are thin layers over these functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from typing import Any
+
+from .auth import RegistryAuth
+from .copy import (
+    CopyOptions,
+    CopyResult,
+    Destination,
+    DestinationResult,
+    execute,
+    load_graph,
+    plan_destination,
+)
+from .credentials import Credential, load_docker_credential
+from .digest import Digest, compute
+from .errors import DigestMismatchError, UsageError
+from .layout import LayoutSource, is_layout_reference, parse_layout_reference
+from .reference import Reference, parse_reference
+from .registry import RegistryClient
+from .settings import Settings
+from .sources import ImageSource, RegistrySource
+from .transport import TransportOptions, make_http_client, scheme_for
+
+log = logging.getLogger("oci_promote")
+
+
+class Registries:
+    """One HTTP client and one auth state per (registry, credential), closed together."""
+
+    def __init__(self, settings: Settings, stack: AsyncExitStack) -> None:
+        self.settings = settings
+        self.stack = stack
+        self.transport = TransportOptions(
+            insecure_registries=tuple(settings.insecure_registries),
+            ca_file=str(settings.ca_file) if settings.ca_file else None,
+            timeout=settings.timeout,
+        )
+        self._clients: dict[tuple[str, object], RegistryClient] = {}
+
+    def client(self, registry: str, explicit: Credential | None) -> RegistryClient:
+        credential = explicit or load_docker_credential(registry, config_path=self._config_file())
+        key = (registry, (credential.username, credential.password) if credential else None)
+        if key not in self._clients:
+            http = make_http_client(self.transport, max_connections=self.settings.jobs * 2 + 2)
+            self.stack.push_async_callback(http.aclose)
+            base = f"{scheme_for(registry, self.transport.insecure_registries)}://{registry}"
+            auth = RegistryAuth(registry, credential)
+            self._clients[key] = RegistryClient(registry, base, http, auth, self.transport.retry)
+        return self._clients[key]
+
+    def _config_file(self) -> Any:
+        path = self.settings.docker_config
+        if path is not None and path.is_dir():
+            return path / "config.json"
+        return path
+
+
+def _parse_source(text: str, registries: Registries) -> ImageSource:
+    if is_layout_reference(text):
+        return LayoutSource(parse_layout_reference(text))
+    ref = parse_reference(text)
+    client = registries.client(ref.registry, registries.settings.source_credential())
+    client.auth.declare(ref.repository, "pull")
+    return RegistrySource(client, ref)
+
+
+def _parse_destinations(settings: Settings, source: ImageSource) -> list[Reference]:
+    if not settings.destinations:
+        raise UsageError("no destination given")
+    refs = [parse_reference(text, default_tag=None) for text in settings.destinations]
+    seen: set[str] = set()
+    out = []
+    for ref in refs:
+        if ref.tag is None and ref.digest is None:
+            ref = ref.with_tag(source.destination_tag())
+        key = f"{ref.name}:{ref.tag}@{ref.digest}"
+        if key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
+
+
+async def copy_async(settings: Settings) -> CopyResult:
+    """Copy `settings.source` to every destination, preserving the manifest digest."""
+    expected = settings.expected()
+    if not settings.source:
+        raise UsageError("no source given")
+    options = CopyOptions(settings.jobs, settings.include_foreign_layers, settings.dry_run, expected)
+    async with AsyncExitStack() as stack:
+        registries = Registries(settings, stack)
+        source = _parse_source(settings.source, registries)
+        dest_refs = _parse_destinations(settings, source)
+        destinations = []
+        for ref in dest_refs:
+            client = registries.client(ref.registry, settings.destination_credential())
+            mount = source.registry_location
+            also = (
+                (f"repository:{mount[1]}:pull",)
+                if mount and mount[0] == ref.registry and mount[1] != ref.repository
+                else ()
+            )
+            client.auth.declare(ref.repository, "pull,push", also=also)
+            result = DestinationResult(
+                reference=str(ref.with_digest(None)) if ref.tag else ref.name,
+                pinned="",
+                digest="",
+                tag=ref.tag,
+            )
+            destinations.append(Destination(ref, client, ref.tag, result))
+
+        log.info("resolving %s", source.description)
+        top = await source.resolve_top()
+        digest = top.digest
+        log.info("source %s is %s (%s)", source.description, digest, top.media_type)
+        if expected is not None and expected != digest:
+            raise DigestMismatchError(
+                f"{source.description} is {digest}, but the expected digest is {expected}; "
+                "nothing was copied",
+                expected=str(expected),
+                got=str(digest),
+            )
+        for dest in destinations:
+            if dest.reference.digest is not None and dest.reference.digest != digest:
+                raise DigestMismatchError(
+                    f"destination {dest.reference} names digest {dest.reference.digest}, but the "
+                    f"source is {digest}; nothing was copied",
+                    expected=str(dest.reference.digest),
+                    got=str(digest),
+                )
+            dest.result.digest = str(digest)
+            dest.result.pinned = dest.reference.pinned(digest)
+
+        graph = await load_graph(source, top, settings.include_foreign_layers)
+        if graph.foreign:
+            log.info(
+                "leaving out %d foreign layer(s); --include-foreign-layers copies them",
+                len(graph.foreign),
+            )
+        sem = asyncio.Semaphore(settings.jobs)
+        await asyncio.gather(*(plan_destination(d, graph, source, options, sem) for d in destinations))
+        for dest in destinations:
+            _log_plan(dest)
+        if not settings.dry_run:
+            await execute(destinations, graph, source, sem)
+        for dest in destinations:
+            dest.result.seconds = round(time.monotonic() - dest.started, 3)
+        return CopyResult(
+            str(source.description),
+            str(digest),
+            top.media_type,
+            settings.dry_run,
+            [d.result for d in destinations],
+        )
+
+
+def _log_plan(dest: Destination) -> None:
+    r = dest.result
+    if dest.up_to_date:
+        log.info("%s already has %s; nothing to send", dest.label, r.digest)
+    elif dest.top_present:
+        log.info("%s already has the image; only the tag moves", dest.label)
+    else:
+        log.info(
+            "%s lacks %d blob(s) (%d bytes) and %d manifest(s)",
+            dest.label,
+            r.blobs_missing,
+            r.bytes_missing,
+            len(dest.missing_children) + 1,
+        )
+
+
+def copy(
+    source: str,
+    destinations: Sequence[str],
+    *,
+    expected_digest: str | None = None,
+    dry_run: bool = False,
+    jobs: int = 4,
+    **settings: Any,
+) -> CopyResult:
+    """Synchronous library entry point; keyword arguments are `Settings` fields."""
+    config = Settings(
+        source=source,
+        destinations=list(destinations),
+        expected_digest=expected_digest,
+        dry_run=dry_run,
+        jobs=jobs,
+        **settings,
+    )
+    return asyncio.run(copy_async(config))
+
+
+async def resolve_digest_async(text: str, settings: Settings) -> Digest:
+    """The digest of a reference: from a HEAD when the registry sends it, else GET and hash."""
+    async with AsyncExitStack() as stack:
+        if is_layout_reference(text):
+            return (await LayoutSource(parse_layout_reference(text)).resolve_top()).digest
+        ref = parse_reference(text)
+        client = Registries(settings, stack).client(ref.registry, settings.source_credential())
+        client.auth.declare(ref.repository, "pull")
+        head = await client.head_manifest(ref.repository, ref.target)
+        if head is not None and head.digest and ref.digest is None:
+            return _parse_header_digest(head.digest, ref)
+        source = RegistrySource(client, ref)
+        return (await source.resolve_top()).digest
+
+
+def _parse_header_digest(value: str, ref: Reference) -> Digest:
+    from .digest import parse_digest
+
+    try:
+        return parse_digest(value)
+    except UsageError:
+        raise DigestMismatchError(
+            f"{ref.registry} sent a malformed digest header for {ref}",
+            expected="a digest",
+            got=value,
+        ) from None
+
+
+def resolve_digest(text: str, **settings: Any) -> Digest:
+    return asyncio.run(resolve_digest_async(text, Settings(**settings)))
+
+
+__all__ = ["compute", "copy", "copy_async", "resolve_digest", "resolve_digest_async"]

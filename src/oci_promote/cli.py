@@ -1,0 +1,179 @@
+"""`oci-promote copy|digest`: results on stdout, progress and errors on stderr.
+
+Exit status: 0 success, 1 a failed copy or a mismatch, 2 bad usage or input.
+An expected failure is one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .api import copy_async, resolve_digest_async
+from .copy import CopyResult
+from .errors import PromoteError
+from .settings import ENV_PREFIX, Settings
+
+log = logging.getLogger("oci_promote")
+
+_CREDS_HELP = (
+    "USER:PASSWORD for the {role} registry; or set {env}CREDS, or {env}USERNAME and "
+    "{env}PASSWORD. Without them, the Docker config file ($DOCKER_CONFIG/config.json, else "
+    "~/.docker/config.json, with its credential helpers) is used, else anonymous access."
+)
+
+
+def _common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
+    parser.add_argument(
+        "--src-creds",
+        metavar="USER:PASSWORD",
+        help=_CREDS_HELP.format(role="source", env=ENV_PREFIX + "SRC_"),
+    )
+    if destination:
+        parser.add_argument(
+            "--dest-creds",
+            metavar="USER:PASSWORD",
+            help=_CREDS_HELP.format(role="destination", env=ENV_PREFIX + "DEST_"),
+        )
+    parser.add_argument(
+        "--docker-config",
+        metavar="PATH",
+        help="Docker config file or directory to read credentials from",
+    )
+    parser.add_argument(
+        "--insecure-registry",
+        metavar="HOST[:PORT]",
+        action="append",
+        dest="insecure_registries",
+        help="talk plain HTTP to this registry (loopback registries always do); repeatable",
+    )
+    parser.add_argument("--ca-file", metavar="PEM", help="trust this CA bundle for TLS registries")
+    parser.add_argument("--timeout", type=float, help="seconds before a stalled request fails (60)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request decision")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oci-promote",
+        description="Copy container images between registries without changing their digest.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    copy = sub.add_parser(
+        "copy",
+        help="copy an image (every platform, verbatim) to one or more destinations",
+        description="Copy SOURCE to every DEST byte for byte and print one pinned reference "
+        "(HOST/REPO@sha256:...) per destination. SOURCE is a registry reference or "
+        "oci:PATH[:TAG|@DIGEST]. A DEST without tag or digest takes the source's tag.",
+    )
+    copy.add_argument("source", metavar="SOURCE")
+    copy.add_argument("destinations", metavar="DEST", nargs="+")
+    copy.add_argument(
+        "--expected-digest",
+        metavar="DIGEST",
+        help="refuse to copy unless the source digest is DIGEST",
+    )
+    copy.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="resolve and print what would be sent, without writing",
+    )
+    copy.add_argument("--jobs", type=int, metavar="N", help="blobs moved in parallel (4)")
+    copy.add_argument(
+        "--include-foreign-layers",
+        action="store_true",
+        help="also copy non-distributable layers (left out by default)",
+    )
+    copy.add_argument("--json", action="store_true", help="print one JSON object instead")
+    _common(copy, destination=True)
+
+    digest = sub.add_parser("digest", help="print the manifest digest of a reference")
+    digest.add_argument("source", metavar="REF")
+    _common(digest, destination=False)
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    fields = set(Settings.model_fields)
+    given: dict[str, Any] = {
+        k: v for k, v in vars(args).items() if k in fields and v is not None and v is not False
+    }
+    return Settings(**given)
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+
+
+def _print_copy(result: CopyResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    elif not result.dry_run:
+        for dest in result.destinations:
+            print(dest.pinned)
+    for dest in result.destinations:
+        if result.dry_run:
+            log.info(
+                "plan %s: %d blob(s) to send (%d bytes), %d already there%s",
+                dest.reference,
+                dest.blobs_missing,
+                dest.bytes_missing,
+                dest.blobs_skipped,
+                "; up to date" if dest.up_to_date else "",
+            )
+        else:
+            log.info(
+                "%s: %d blob(s) copied, %d mounted, %d skipped, %d bytes, %.2fs",
+                dest.pinned,
+                dest.blobs_copied,
+                dest.blobs_mounted,
+                dest.blobs_skipped,
+                dest.bytes_copied,
+                dest.seconds,
+            )
+    if result.dry_run and not as_json:
+        for dest in result.destinations:
+            print(
+                f"{dest.reference}\t{dest.blobs_missing} blobs\t{dest.bytes_missing} bytes\t"
+                f"{'up-to-date' if dest.up_to_date else 'would copy'}"
+            )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args)
+    try:
+        settings = _settings(args)
+        if args.command == "copy":
+            _print_copy(asyncio.run(copy_async(settings)), args.json)
+        else:
+            print(asyncio.run(resolve_digest_async(settings.source, settings)))
+    except PromoteError as e:
+        print(f"oci-promote: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'input'}: {err['msg']}" for err in e.errors()
+        )
+        print(f"oci-promote: error: {problems}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("oci-promote: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

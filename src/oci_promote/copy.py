@@ -1,0 +1,346 @@
+"""The digest-preserving copy: plan what each destination lacks, then send only that.
+
+Order is what keeps every tag safe: blobs, then child manifests by digest,
+then (with several destinations) the top manifest by digest everywhere, then
+the tags. A tag therefore never points at a partial image, and with several
+destinations no tag moves until every destination holds the whole image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, TypeVar
+
+from .digest import Digest, DigestVerifier, compute
+from .errors import (
+    DigestMismatchError,
+    IncompleteSourceError,
+    ManifestError,
+    NotFoundError,
+    RegistryError,
+)
+from .media import Descriptor, Manifest
+from .reference import Reference
+from .registry import RegistryClient
+from .sources import ImageSource
+
+log = logging.getLogger("oci_promote")
+T = TypeVar("T")
+_MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    jobs: int = 4
+    include_foreign_layers: bool = False
+    dry_run: bool = False
+    expected_digest: Digest | None = None
+
+
+@dataclass
+class DestinationResult:
+    reference: str
+    pinned: str
+    digest: str
+    tag: str | None
+    up_to_date: bool = False
+    blobs_copied: int = 0
+    blobs_mounted: int = 0
+    blobs_skipped: int = 0
+    bytes_copied: int = 0
+    manifests_pushed: int = 0
+    manifests_skipped: int = 0
+    #: What the plan found missing (what a dry run would send).
+    blobs_missing: int = 0
+    bytes_missing: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class CopyResult:
+    source: str
+    digest: str
+    media_type: str
+    dry_run: bool
+    destinations: list[DestinationResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImageGraph:
+    """Everything an image consists of, deduplicated, with manifests in push order."""
+
+    top: Manifest
+    #: Child manifests, each after its own children (leaves first).
+    children: list[Manifest]
+    blobs: dict[Digest, Descriptor]
+    foreign: list[Descriptor]
+
+    def blobs_of(self, manifests: Iterable[Manifest], include_foreign: bool) -> dict[Digest, Descriptor]:
+        out: dict[Digest, Descriptor] = {}
+        for manifest in manifests:
+            for blob in manifest.blobs:
+                if include_foreign or not blob.is_foreign:
+                    out.setdefault(blob.digest, blob)
+        return out
+
+
+@dataclass
+class Destination:
+    reference: Reference
+    client: RegistryClient
+    tag: str | None
+    result: DestinationResult
+    started: float = field(default_factory=time.monotonic)
+    up_to_date: bool = False
+    top_present: bool = False
+    missing_children: list[Manifest] = field(default_factory=list)
+    blob_moves: list[tuple[Descriptor, Literal["mount", "upload"]]] = field(default_factory=list)
+
+    @property
+    def repository(self) -> str:
+        return self.reference.repository
+
+    @property
+    def label(self) -> str:
+        return str(self.reference.with_digest(None)) if self.tag else self.reference.name
+
+
+async def load_graph(source: ImageSource, top: Manifest, include_foreign: bool) -> ImageGraph:
+    """Fetch every child manifest (concurrently, level by level) and collect the blobs."""
+    fetched: dict[Digest, Manifest] = {top.digest: top}
+    level = [top]
+    for _depth in range(_MAX_DEPTH):
+        wanted = {c.digest: c for m in level for c in m.children if c.digest not in fetched}
+        if not wanted:
+            break
+        level = list(await asyncio.gather(*(source.fetch_child(c) for c in wanted.values())))
+        fetched.update((m.digest, m) for m in level)
+    else:
+        raise ManifestError(f"{source.description}: indexes nested deeper than {_MAX_DEPTH} levels")
+
+    order: list[Manifest] = []
+    seen: set[Digest] = set()
+
+    def visit(manifest: Manifest) -> None:
+        for child in manifest.children:
+            if child.digest not in seen:
+                seen.add(child.digest)
+                visit(fetched[child.digest])
+                order.append(fetched[child.digest])
+
+    visit(top)
+    everything = [*order, top]
+    blobs: dict[Digest, Descriptor] = {}
+    foreign: dict[Digest, Descriptor] = {}
+    for manifest in everything:
+        for blob in manifest.blobs:
+            (blobs if include_foreign or not blob.is_foreign else foreign).setdefault(blob.digest, blob)
+    return ImageGraph(top, order, blobs, list(foreign.values()))
+
+
+async def plan_destination(
+    dest: Destination,
+    graph: ImageGraph,
+    source: ImageSource,
+    options: CopyOptions,
+    sem: asyncio.Semaphore,
+) -> None:
+    """Find out, with HEADs only, what `dest` lacks. Writes nothing."""
+    digest = graph.top.digest
+    client, repo = dest.client, dest.repository
+    head = await client.head_manifest(repo, dest.tag or str(digest))
+    if head is not None and await _head_digest(client, repo, dest.tag or str(digest), head.digest) == str(
+        digest
+    ):
+        dest.up_to_date = True
+        dest.result.up_to_date = True
+        dest.result.blobs_skipped = len(graph.blobs)
+        dest.result.manifests_skipped = len(graph.children) + 1
+        return
+    exists = True if head is not None else await client.repository_exists(repo)
+    if exists is not False and dest.tag is not None:
+        dest.top_present = await client.head_manifest(repo, str(digest)) is not None
+    if dest.top_present:
+        dest.result.blobs_skipped = len(graph.blobs)
+        dest.result.manifests_skipped = len(graph.children)
+        return
+    missing_children = list(graph.children)
+    if exists is not False:  # a repository that does not exist holds nothing: skip the HEADs
+        found = await _bounded(sem, (client.head_manifest(repo, str(c.digest)) for c in graph.children))
+        missing_children = [c for c, f in zip(graph.children, found, strict=True) if f is None]
+    needed = graph.blobs_of([*missing_children, graph.top], options.include_foreign_layers)
+    present_blobs: set[Digest] = set()
+    if exists is not False:
+        present = await _bounded(sem, (client.blob_exists(repo, d) for d in needed))
+        present_blobs = {d for d, p in zip(needed, present, strict=True) if p}
+    dest.missing_children = missing_children
+    dest.result.manifests_skipped = len(graph.children) - len(missing_children)
+    mount_from = _mount_source(source, dest)
+    for blob_digest, blob in needed.items():
+        if blob_digest in present_blobs:
+            continue
+        dest.blob_moves.append((blob, "mount" if mount_from else "upload"))
+    dest.result.blobs_skipped = len(graph.blobs) - len(dest.blob_moves)
+    dest.result.blobs_missing = len(dest.blob_moves)
+    dest.result.bytes_missing = sum(b.size for b, _ in dest.blob_moves)
+
+
+async def _head_digest(client: RegistryClient, repo: str, target: str, header: str | None) -> str | None:
+    """The digest a tag resolves to; hash the body when the registry sends no digest header."""
+    if header:
+        return header
+    raw, _, _ = await client.get_manifest(repo, target)
+    return str(compute(raw))
+
+
+def _mount_source(source: ImageSource, dest: Destination) -> str | None:
+    location = source.registry_location
+    if location is None:
+        return None
+    registry, repository = location
+    if registry == dest.reference.registry and repository != dest.repository:
+        return repository
+    return None
+
+
+async def move_blob(
+    dest: Destination, blob: Descriptor, how: Literal["mount", "upload"], source: ImageSource
+) -> None:
+    client, repo = dest.client, dest.repository
+    what = f"blob {blob.digest} to {dest.label}"
+    location: str | None = None
+    if how == "mount" and source.registry_location is not None:
+        try:
+            mount = await client.mount_blob(repo, blob.digest, source.registry_location[1])
+        except RegistryError as e:
+            log.debug("mount of %s refused (%s); uploading instead", blob.digest.short, e)
+        else:
+            if mount.mounted:
+                dest.result.blobs_mounted += 1
+                return
+            location = mount.upload_location
+    if location is None:
+        location = await client.start_upload(repo)
+    try:
+        await client.finish_upload(location, blob.digest, blob.size, _verified(source, blob), what)
+    except BaseException:
+        await client.cancel_upload(location)
+        raise
+    dest.result.blobs_copied += 1
+    dest.result.bytes_copied += blob.size
+
+
+async def _verified(source: ImageSource, blob: Descriptor) -> AsyncIterator[bytes]:
+    """Stream a blob from the source, checking size and digest as the bytes pass."""
+    verifier = DigestVerifier(blob.digest, blob.size)
+    try:
+        async for chunk in source.open_blob(blob):
+            verifier.update(chunk)
+            yield chunk
+    except NotFoundError:
+        raise IncompleteSourceError(
+            f"{source.description}: blob {blob.digest} is missing at the source",
+            missing=str(blob.digest),
+        ) from None
+    verifier.verify(f"blob from {source.description}")
+
+
+async def push_manifest(dest: Destination, manifest: Manifest, target: str) -> None:
+    echoed = await dest.client.put_manifest(dest.repository, target, manifest.raw, manifest.media_type)
+    if echoed and echoed != str(manifest.digest):
+        raise DigestMismatchError(
+            f"{dest.label}: the registry stored the manifest as {echoed}, not {manifest.digest}; "
+            "it rewrote the bytes",
+            expected=str(manifest.digest),
+            got=echoed,
+        )
+    dest.result.manifests_pushed += 1
+    log.info(
+        "pushed %s %s to %s",
+        _kind(manifest),
+        manifest.digest.short,
+        f"{dest.reference.name}:{target}"
+        if target == dest.tag
+        else f"{dest.reference.name}@{manifest.digest.short}",
+    )
+
+
+async def verify_destination(dest: Destination, digest: Digest) -> None:
+    target = dest.tag or str(digest)
+    head = await dest.client.head_manifest(dest.repository, target)
+    got = await _head_digest(dest.client, dest.repository, target, head.digest) if head else None
+    if got != str(digest):
+        raise DigestMismatchError(
+            f"{dest.label} resolves to {got or 'nothing'} after the push, not {digest}",
+            expected=str(digest),
+            got=got or "nothing",
+        )
+
+
+async def execute(
+    destinations: Sequence[Destination],
+    graph: ImageGraph,
+    source: ImageSource,
+    sem: asyncio.Semaphore,
+) -> None:
+    """Write in dependency order across all destinations; tags move last, all together."""
+    pending = [d for d in destinations if not d.up_to_date]
+    await _bounded(sem, (move_blob(d, b, how, source) for d in pending for b, how in d.blob_moves))
+    for wave in _waves(graph):
+        await _bounded(
+            sem,
+            (push_manifest(d, m, str(m.digest)) for d in pending for m in wave if m in d.missing_children),
+        )
+    if len(destinations) > 1:
+        await _bounded(
+            sem,
+            (push_manifest(d, graph.top, str(graph.top.digest)) for d in pending if not d.top_present),
+        )
+    await _bounded(
+        sem,
+        (
+            push_manifest(d, graph.top, d.tag or str(graph.top.digest))
+            for d in pending
+            if d.tag or (len(destinations) == 1 and not d.top_present)
+        ),
+    )
+    await _bounded(sem, (verify_destination(d, graph.top.digest) for d in pending))
+
+
+def _waves(graph: ImageGraph) -> list[list[Manifest]]:
+    """Group child manifests by height so each group's children were pushed before it."""
+    height: dict[Digest, int] = {}
+    for manifest in graph.children:  # leaves first, so children's heights are known
+        height[manifest.digest] = 1 + max((height.get(c.digest, -1) for c in manifest.children), default=-1)
+    waves: list[list[Manifest]] = [[] for _ in range(max(height.values(), default=-1) + 1)]
+    for manifest in graph.children:
+        waves[height[manifest.digest]].append(manifest)
+    return waves
+
+
+async def _bounded(sem: asyncio.Semaphore, jobs: Iterable[Awaitable[T]]) -> list[T]:
+    """Run awaitables concurrently, at most `sem`'s worth at a time; the first error cancels the rest."""
+
+    async def run(job: Awaitable[T]) -> T:
+        async with sem:
+            return await job
+
+    tasks = [asyncio.ensure_future(run(j)) for j in jobs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _kind(manifest: Manifest) -> str:
+    return "index" if manifest.is_index else "manifest"

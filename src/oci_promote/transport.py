@@ -1,0 +1,120 @@
+"""How we reach a registry: scheme policy, TLS, timeouts, user agent, retries.
+
+Plain HTTP is used only for loopback registries (as Docker does) and for
+registries the user names as insecure; everything else is HTTPS with
+certificate verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import httpx
+
+from . import __name__ as _package
+from .errors import TransportError
+from .reference import is_loopback_registry
+
+USER_AGENT = f"{_package.replace('_', '-')}/0.1"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and jitter."""
+
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, retry_after: str | None = None) -> float:
+        hinted = parse_retry_after(retry_after) if retry_after else None
+        if hinted is not None:
+            return min(hinted, self.max_retry_after)
+        return min(self.max_delay, self.base_delay * 2.0**attempt) * (0.5 + random.random() / 2)
+
+
+@dataclass(frozen=True)
+class TransportOptions:
+    insecure_registries: Collection[str] = ()
+    ca_file: str | None = None
+    timeout: float = 60.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def scheme_for(registry: str, insecure_registries: Collection[str]) -> str:
+    if is_loopback_registry(registry) or registry in insecure_registries:
+        return "http"
+    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
+    return "http" if host in insecure_registries else "https"
+
+
+def make_http_client(options: TransportOptions, *, max_connections: int) -> httpx.AsyncClient:
+    verify: ssl.SSLContext | bool = True
+    if options.ca_file:
+        verify = ssl.create_default_context(cafile=options.ca_file)
+    return httpx.AsyncClient(
+        verify=verify,
+        timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+        follow_redirects=False,
+        trust_env=True,
+    )
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP-date."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+async def with_retries(
+    send: Callable[[], Awaitable[httpx.Response]], policy: RetryPolicy, what: str, registry: str
+) -> httpx.Response:
+    """Send a replayable request, retrying connection faults and retryable statuses."""
+    for attempt in range(policy.attempts):
+        last = attempt == policy.attempts - 1
+        try:
+            response = await send()
+        except httpx.TransportError as e:
+            if last:
+                raise TransportError(
+                    f"{what}: cannot reach {registry}: {describe_transport_error(e)}",
+                    registry=registry,
+                ) from None
+            await asyncio.sleep(policy.delay(attempt))
+            continue
+        if response.status_code in RETRY_STATUSES and not last:
+            retry_after = response.headers.get("retry-after")
+            await response.aclose()
+            await asyncio.sleep(policy.delay(attempt, retry_after))
+            continue
+        return response
+    raise AssertionError("unreachable")
+
+
+def describe_transport_error(error: httpx.TransportError) -> str:
+    if isinstance(error, httpx.TimeoutException):
+        return "timed out"
+    text = str(error) or type(error).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return f"TLS certificate not trusted ({text}); pass --ca-file for a private CA"
+    return text
