@@ -70,11 +70,9 @@ class _Parser:
             if self.pos == len(self.text):
                 return params
             name = self.take(_TOKEN)
-            if name is None:
-                return None
             self.skip(_SPACES)
-            if not self.text.startswith("=", self.pos):
-                # Not a parameter but the next challenge's scheme, which needs a comma first.
+            if name is None or not self.text.startswith("=", self.pos):
+                # Not a parameter: the next challenge begins here, after a comma.
                 self.pos = mark
                 return params if after_comma else None
             self.pos += 1

@@ -124,7 +124,9 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _section(config: Mapping[str, Any], name: str, path: Path) -> dict[str, Any]:
-    section = config.get(name) or {}
+    section = config.get(name)
+    if section is None:
+        return {}
     if not isinstance(section, dict):
         raise CredentialsError(f"Docker config {path}: {name!r} is not a JSON object")
     return section

@@ -114,7 +114,8 @@ class LayoutSource:
         return verified_manifest(raw, self.description, requested=digest, declared=declared)
 
     async def fetch_child(self, descriptor: Descriptor) -> Manifest:
-        raw = await self._read_manifest(descriptor.digest, f"child manifest {descriptor.describe()}")
+        platform = f" ({descriptor.platform})" if descriptor.platform else ""
+        raw = await self._read_manifest(descriptor.digest, f"child manifest{platform}")
         return verified_manifest(
             raw,
             self.description,

@@ -80,16 +80,6 @@ class Manifest:
         return len(self.raw)
 
 
-def media_type_of(raw: bytes, declared: str | None = None) -> str:
-    """The manifest's own media type: its `mediaType` field, else the declared one, else its shape.
-
-    Older images carry no `mediaType`; then the type a registry or layout
-    declared is used if it fits the body's shape, and the OCI type otherwise.
-    """
-    body = _load(raw)
-    return _resolve_media_type(body, declared)
-
-
 def parse_manifest(raw: bytes, *, declared: str | None = None, digest: Digest | None = None) -> Manifest:
     """Walk a manifest or index. Raise ManifestError for anything we refuse to copy."""
     body = _load(raw)
@@ -139,12 +129,14 @@ def _resolve_media_type(body: dict[str, Any], declared: str | None) -> str:
         if not isinstance(own, str) or own not in MANIFEST_TYPES:
             raise ManifestError(f"unsupported manifest media type {own!r}")
         return own
-    is_index_shape = "manifests" in body
-    if declared in INDEX_TYPES and is_index_shape:
-        return declared
-    if declared in IMAGE_TYPES and not is_index_shape:
-        return declared
-    return OCI_INDEX if is_index_shape else OCI_MANIFEST
+    # No mediaType field: only the OCI types allow that (Docker schema 2 requires
+    # it, and distribution >= 2.8 refuses a Docker-typed body without it), so
+    # the body's own type is the OCI type of its shape, whatever was declared.
+    if "manifests" in body:
+        return OCI_INDEX
+    if declared == OCI_ARTIFACT_MANIFEST or ("blobs" in body and "config" not in body):
+        return OCI_ARTIFACT_MANIFEST
+    return OCI_MANIFEST
 
 
 def _list(body: dict[str, Any], key: str) -> list[Any]:

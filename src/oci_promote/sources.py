@@ -88,7 +88,8 @@ class RegistrySource:
             )
         except NotFoundError:
             raise IncompleteSourceError(
-                f"{self.description}: child manifest {descriptor.describe()} is missing at the "
+                f"{self.description}: child manifest {descriptor.digest}"
+                f"{f' ({descriptor.platform})' if descriptor.platform else ''} is missing at the "
                 "source, so the index cannot be copied whole",
                 missing=str(descriptor.digest),
             ) from None
