@@ -249,7 +249,7 @@ async def _verified(source: ImageSource, blob: Descriptor) -> AsyncIterator[byte
             f"{source.description}: blob {blob.digest} is missing at the source",
             missing=str(blob.digest),
         ) from None
-    verifier.verify(f"blob from {source.description}")
+    verifier.verify(f"{source.description}: blob")
 
 
 async def push_manifest(dest: Destination, manifest: Manifest, target: str) -> None:

@@ -21,11 +21,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from .errors import CredentialsError
+from .reference import DOCKER_HUB, normalise_registry_host
 
 TOKEN_USERNAME = "<token>"
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 HELPER_TIMEOUT = 30.0
-_DOCKER_HUB_KEYS = frozenset({"index.docker.io", "docker.io", "registry-1.docker.io"})
 
 
 @dataclass(frozen=True)
@@ -81,10 +81,9 @@ def load_docker_credential(
     host = _host_key(registry)
 
     helpers = _section(config, "credHelpers", path)
-    helper = next((name for key, name in helpers.items() if _host_key(key) == host), None)
-    if helper is None:
-        helper = config.get("credsStore") or None
-    if helper is not None:
+    store = config.get("credsStore")
+    helper = next((name for key, name in helpers.items() if _host_key(key) == host), store)
+    if helper:  # an empty name means "the inline auths", as in the docker CLI
         if not isinstance(helper, str):
             raise CredentialsError(f"{path}: the credential helper name must be a string")
         credential = _run_helper(helper, host, path, env)
@@ -94,7 +93,7 @@ def load_docker_credential(
     auths = _section(config, "auths", path)
     matches = [key for key in auths if _host_key(key) == host]
     # Prefer the key spelled as `docker login` writes it; then any other spelling.
-    preferred = DOCKER_HUB_SERVER if host == "registry-1.docker.io" else host
+    preferred = DOCKER_HUB_SERVER if host == DOCKER_HUB else host
     matches.sort(key=lambda key: key != preferred)
     for key in matches:
         credential = _from_auth_entry(auths[key], key, path)
@@ -137,8 +136,7 @@ def _host_key(key: str) -> str:
     host = key.strip().lower()
     for scheme in ("https://", "http://"):
         host = host.removeprefix(scheme)
-    host = host.split("/", 1)[0]
-    return "registry-1.docker.io" if host in _DOCKER_HUB_KEYS else host
+    return normalise_registry_host(host.split("/", 1)[0])
 
 
 def _from_auth_entry(entry: object, key: str, path: Path) -> Credential | None:
@@ -174,7 +172,7 @@ def _decode_auth(auth: str, key: str, path: Path) -> tuple[str, str]:
 def _run_helper(name: str, host: str, path: Path, env: Mapping[str, str]) -> Credential | None:
     """Ask `docker-credential-<name> get`; None when it has nothing for this server."""
     program = f"docker-credential-{name}"
-    server = DOCKER_HUB_SERVER if host == "registry-1.docker.io" else host
+    server = DOCKER_HUB_SERVER if host == DOCKER_HUB else host
     executable = shutil.which(program, path=env.get("PATH", os.defpath))
     if executable is None:
         raise CredentialsError(
@@ -185,7 +183,8 @@ def _run_helper(name: str, host: str, path: Path, env: Mapping[str, str]) -> Cre
             [executable, "get"],
             input=server,
             capture_output=True,
-            text=True,
+            encoding="utf-8",
+            errors="replace",
             env=dict(env),
             timeout=HELPER_TIMEOUT,
             check=False,

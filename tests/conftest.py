@@ -1,0 +1,91 @@
+"""Shared fixtures: real `docker-registry` processes, skopeo, and the shared OCI fixtures.
+
+Integration tests need `docker-registry` and `skopeo` on PATH. If they are missing the run
+stops with an error, because CI must never pass by silently skipping; set
+``OCI_PROMOTE_ALLOW_SKIP=1`` to skip the integration tests instead (local convenience).
+
+A registry starts in well under a second (~70 ms measured), so registries are
+function-scoped: every test gets empty storage and a fresh access log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness.registry import REGISTRY_BINARY, RunningRegistry, start_registry
+from tests.harness.skopeo import SKOPEO_BINARY
+
+FIXTURES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+ALLOW_SKIP_ENV = "OCI_PROMOTE_ALLOW_SKIP"
+RegistryFactory = Callable[..., RunningRegistry]
+
+
+def _missing_tools() -> list[str]:
+    return [tool for tool in (REGISTRY_BINARY, SKOPEO_BINARY) if shutil.which(tool) is None]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Fail the whole run (or skip, if allowed) when integration tests lack their tools."""
+    integration = [item for item in items if "integration" in item.path.parts]
+    missing = _missing_tools()
+    if not integration or not missing:
+        return
+    reason = f"integration tests need {', '.join(missing)} on PATH (apt-get install it)"
+    if os.environ.get(ALLOW_SKIP_ENV) == "1":
+        for item in integration:
+            item.add_marker(pytest.mark.skip(reason=f"{reason}; skipped: {ALLOW_SKIP_ENV}=1"))
+        return
+    raise pytest.UsageError(f"{reason}. Set {ALLOW_SKIP_ENV}=1 to skip them instead.")
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    """Third-party, byte-exact OCI layouts shared beside the repo. Never modify them."""
+    if not FIXTURES_DIR.is_dir():
+        pytest.fail(f"shared fixtures not found at {FIXTURES_DIR}", pytrace=False)
+    return FIXTURES_DIR
+
+
+@pytest.fixture
+def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
+    """Start extra registries: ``registry_factory(auth=..., tls=..., ...)``; all are stopped."""
+    started: list[RunningRegistry] = []
+
+    def start(**kwargs: Any) -> RunningRegistry:
+        reg = start_registry(tmp_path_factory.mktemp("registry"), **kwargs)
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in reversed(started):
+        reg.stop()
+
+
+@pytest.fixture
+def registry(registry_factory: RegistryFactory) -> RunningRegistry:
+    """An anonymous plain-HTTP registry (the usual source)."""
+    return registry_factory()
+
+
+@pytest.fixture
+def registry2(registry_factory: RegistryFactory) -> RunningRegistry:
+    """A second anonymous registry (the usual destination)."""
+    return registry_factory()
+
+
+@pytest.fixture
+def basic_registry(registry_factory: RegistryFactory) -> RunningRegistry:
+    """htpasswd (Basic) auth; credentials in ``.username``/``.password``/``.creds``."""
+    return registry_factory(auth="htpasswd")
+
+
+@pytest.fixture
+def token_registry(registry_factory: RegistryFactory) -> RunningRegistry:
+    """Bearer-token auth; the token server is ``.token_server``, credentials as above."""
+    return registry_factory(auth="token")
