@@ -68,15 +68,11 @@ class RegistryAuth(httpx.Auth):
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         scopes = self.scopes_for(request)
-        if self._scheme == "bearer" and self._bearer is not None:
-            token = self._tokens.get(scopes)
-            if token is None or token.expires_at <= time.monotonic():
-                token_response = yield self._token_request(self._bearer, scopes)
-                await token_response.aread()
-                self._store_token(token_response, scopes)
-            self._authorize(request, scopes)
-        elif self._scheme == "basic":
-            self._authorize(request, scopes)
+        if self._scheme == "bearer" and self._bearer is not None and not self._has_token(scopes):
+            token_response = yield self._token_request(self._bearer, scopes)
+            await token_response.aread()
+            self._store_token(token_response, scopes)
+        self._authorize(request, scopes)
         response = yield request
         if response.status_code != 401:
             return
@@ -85,18 +81,22 @@ class RegistryAuth(httpx.Auth):
             return
         if challenge.scheme == "basic":
             if self.credential is None or self._scheme == "basic":
-                return
+                return  # nothing (new) to offer: let the 401 surface
             self._scheme = "basic"
         else:
+            # A 401 with a cached token means it lapsed or was revoked: fetch anew.
             self._scheme, self._bearer = "bearer", challenge
-            if "scope" in challenge.params:
-                scopes = scopes | frozenset(challenge.params["scope"].split(" "))
+            wanted = _with_challenge_scope(scopes, challenge.params.get("scope", ""))
             await response.aread()
-            token_response = yield self._token_request(challenge, scopes)
+            token_response = yield self._token_request(challenge, wanted)
             await token_response.aread()
             self._store_token(token_response, scopes)
-        self._authorize(request, self.scopes_for(request) if challenge.scheme == "basic" else scopes)
+        self._authorize(request, scopes)
         yield request
+
+    def _has_token(self, scopes: frozenset[str]) -> bool:
+        token = self._tokens.get(scopes)
+        return token is not None and token.expires_at > time.monotonic()
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         raise RuntimeError("RegistryAuth is used with httpx.AsyncClient only")
@@ -162,6 +162,17 @@ class RegistryAuth(httpx.Auth):
             )
         renew_in = max(lifetime - _RENEW_MARGIN, lifetime / 2)
         self._tokens[scopes] = _Token(value, time.monotonic() + renew_in)
+
+
+def _with_challenge_scope(scopes: frozenset[str], challenge_scope: str) -> frozenset[str]:
+    """Add what the registry asked for, unless one of our scopes already covers it."""
+    ours = {s.rpartition(":")[0]: set(s.rpartition(":")[2].split(",")) for s in scopes}
+    extra = set()
+    for scope in challenge_scope.split():
+        resource, _, actions = scope.rpartition(":")
+        if not resource or not set(actions.split(",")) <= ours.get(resource, set()):
+            extra.add(scope)
+    return scopes | extra
 
 
 def _pick(challenges: list[Challenge]) -> Challenge | None:

@@ -86,9 +86,9 @@ class LayoutSource:
             matches = [e for e in entries if (e.get("annotations") or {}).get(REF_NAME) == self.ref.tag]
             if not matches:
                 tags = sorted({str((e.get("annotations") or {}).get(REF_NAME)) for e in entries} - {"None"})
+                shown = ", ".join(tags[:12]) + (f" and {len(tags) - 12} more" if len(tags) > 12 else "")
                 raise UsageError(
-                    f"tag {self.ref.tag!r} not found in {self.ref.path}; "
-                    f"tags there: {', '.join(tags) or 'none'}"
+                    f"tag {self.ref.tag!r} not found in {self.ref.path}; tags there: {shown or 'none'}"
                 )
             entry = matches[0]
         elif len(entries) == 1:
