@@ -41,24 +41,27 @@ def main() -> int:
     if not (FIXTURE / "index.json").is_file():
         print(f"demo: the shared fixtures are not at {FIXTURE}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="oci-promote-demo-") as tmp:
-        with start_registry(Path(tmp) / "staging") as staging, start_registry(Path(tmp) / "prod") as prod:
-            step(f"two registries are up: staging at {staging.host}, production at {prod.host}")
-            step("load a real image (an OCI index of 4 platforms) from an OCI layout into staging")
-            promote("copy", f"oci:{FIXTURE}:v3", f"{staging.host}/acme/api:v3")
-            step("promote it from staging to production")
-            pinned = promote("copy", f"{staging.host}/acme/api:v3", f"{prod.host}/prod/api:1.0.0")
-            step("check with skopeo, independently, that production serves the same bytes")
-            source_raw = skopeo.inspect_raw(f"{staging.host}/acme/api:v3")
-            dest_raw = skopeo.inspect_raw(f"{prod.host}/prod/api:1.0.0")
-            same = source_raw == dest_raw
-            print(f"staging    sha256:{hashlib.sha256(source_raw).hexdigest()}", file=sys.stderr)
-            print(f"production sha256:{hashlib.sha256(dest_raw).hexdigest()}", file=sys.stderr)
-            step("promote again: nothing is sent, the destination already has the digest")
-            promote("copy", f"{staging.host}/acme/api:v3", f"{prod.host}/prod/api:1.0.0")
-            step("pinned reference, ready for a deployment:")
-            print(pinned, flush=True)
-            return 0 if same else 1
+    with (
+        tempfile.TemporaryDirectory(prefix="oci-promote-demo-") as tmp,
+        start_registry(Path(tmp) / "staging") as staging,
+        start_registry(Path(tmp) / "prod") as prod,
+    ):
+        step(f"two registries are up: staging at {staging.host}, production at {prod.host}")
+        step("load a real image (an OCI index of 4 platforms) from an OCI layout into staging")
+        promote("copy", f"oci:{FIXTURE}:v3", f"{staging.host}/acme/api:v3")
+        step("promote it from staging to production")
+        pinned = promote("copy", f"{staging.host}/acme/api:v3", f"{prod.host}/prod/api:1.0.0")
+        step("check with skopeo, independently, that production serves the same bytes")
+        source_raw = skopeo.inspect_raw(f"{staging.host}/acme/api:v3")
+        dest_raw = skopeo.inspect_raw(f"{prod.host}/prod/api:1.0.0")
+        same = source_raw == dest_raw
+        print(f"staging    sha256:{hashlib.sha256(source_raw).hexdigest()}", file=sys.stderr)
+        print(f"production sha256:{hashlib.sha256(dest_raw).hexdigest()}", file=sys.stderr)
+        step("promote again: nothing is sent, the destination already has the digest")
+        promote("copy", f"{staging.host}/acme/api:v3", f"{prod.host}/prod/api:1.0.0")
+        step("pinned reference, ready for a deployment:")
+        print(pinned, flush=True)
+        return 0 if same else 1
 
 
 if __name__ == "__main__":
