@@ -27,6 +27,7 @@ from .media import Descriptor, Manifest
 from .reference import Reference
 from .registry import RegistryClient
 from .sources import ImageSource
+from .upload import BlobUploader
 
 log = logging.getLogger("oci_promote")
 T = TypeVar("T")
@@ -95,6 +96,7 @@ class ImageGraph:
 class Destination:
     reference: Reference
     client: RegistryClient
+    uploader: BlobUploader
     tag: str | None
     result: DestinationResult
     started: float = field(default_factory=time.monotonic)
@@ -226,13 +228,9 @@ async def move_blob(
                 dest.result.blobs_mounted += 1
                 return
             location = mount.upload_location
-    if location is None:
-        location = await client.start_upload(repo)
-    try:
-        await client.finish_upload(location, blob.digest, blob.size, _verified(source, blob), what)
-    except BaseException:
-        await client.cancel_upload(location)
-        raise
+    await dest.uploader.upload(
+        repo, blob.digest, blob.size, lambda: _verified(source, blob), what, session=location
+    )
     dest.result.blobs_copied += 1
     dest.result.bytes_copied += blob.size
 

@@ -72,9 +72,12 @@ class RegistryError(PromoteError):
         registry: str = "",
         status: int | None = None,
         details: Sequence[RegistryErrorDetail] = (),
+        retry_after: str | None = None,
     ) -> None:
         self.registry = registry
         self.status = status
+        #: The registry's Retry-After header, when it sent one (429, 503).
+        self.retry_after = retry_after
         self.details = tuple(details)
         self.codes = tuple(d.code for d in self.details)
         super().__init__(message)

@@ -6,6 +6,7 @@ plans. Errors come back as our own exceptions with the registry's error codes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -17,16 +18,18 @@ from .digest import Digest
 from .errors import (
     AuthenticationError,
     AuthorizationError,
-    DigestMismatchError,
+    ManifestError,
     NotFoundError,
     RegistryError,
     RegistryErrorDetail,
     TransportError,
 )
-from .media import ACCEPT
-from .transport import RetryPolicy, describe_transport_error, with_retries
+from .media import ACCEPT, MAX_MANIFEST_BYTES
+from .transport import RetryPolicy, describe_transport_error, is_retryable, retrying, with_retries
 
+log = logging.getLogger("oci_promote")
 _STREAM_CHUNK = 1024 * 1024
+_MAX_REDIRECTS = 6
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,8 @@ class RegistryClient:
         self.http = http
         self.auth = auth
         self.retry = retry
+        #: OCI-Chunk-Min-Length from the registry's last upload session, if it sent one.
+        self.min_chunk_length = 0
 
     # -- manifests -------------------------------------------------------
 
@@ -79,15 +84,44 @@ class RegistryClient:
         )
 
     async def get_manifest(self, repository: str, target: str) -> tuple[bytes, str | None, str | None]:
-        """Return (raw bytes, content type, Docker-Content-Digest)."""
-        response = await self._send(
-            "GET",
-            f"/v2/{repository}/manifests/{target}",
-            f"{repository}:{target}",
-            headers={"Accept": ACCEPT},
-        )
+        """Return (raw bytes, content type, Docker-Content-Digest), retrying a broken read."""
+        return await retrying(lambda: self._get_manifest_once(repository, target), self.retry)
+
+    async def _get_manifest_once(self, repository: str, target: str) -> tuple[bytes, str | None, str | None]:
+        """One GET of a manifest; refuse oversized manifests.
+
+        The body is read in pieces and abandoned past the limit, so a hostile
+        registry cannot make us buffer an unbounded manifest.
+        """
+        what = f"{repository}:{target}"
+        url = f"{self.base_url}/v2/{repository}/manifests/{target}"
+
+        def send() -> Awaitable[httpx.Response]:
+            request = self.http.build_request("GET", url, headers={"Accept": ACCEPT})
+            return self.http.send(request, auth=self.auth, stream=True)
+
+        response = await with_retries(send, self.retry, what, self.registry)
+        try:
+            await self._check(response, what, ok=(200,))
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_MANIFEST_BYTES:
+                raise _too_large(what, self.registry)
+            body = bytearray()
+            try:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_MANIFEST_BYTES:
+                        raise _too_large(what, self.registry)
+            except httpx.TransportError as e:
+                raise TransportError(
+                    f"{what}: reading the manifest from {self.registry} failed: "
+                    f"{describe_transport_error(e)}",
+                    registry=self.registry,
+                ) from None
+        finally:
+            await response.aclose()
         return (
-            response.content,
+            bytes(body),
             _media_type(response.headers.get("content-type")),
             response.headers.get("docker-content-digest"),
         )
@@ -115,7 +149,7 @@ class RegistryClient:
         )
         if response.status_code == 200:
             return True
-        if response.status_code == 404 and "NAME_UNKNOWN" in _error_codes(response):
+        if response.status_code == 404 and "NAME_UNKNOWN" in error_codes(response):
             return False
         return None
 
@@ -151,38 +185,18 @@ class RegistryClient:
         )
         return self._location(response)
 
-    async def finish_upload(
-        self, location: str, digest: Digest, size: int, body: AsyncIterator[bytes], what: str
-    ) -> None:
-        """Monolithic PUT of a streamed body; the stream is never buffered whole."""
-        url = httpx.URL(location)
-        url = url.copy_merge_params({"digest": str(digest)})
-        try:
-            response = await self.http.request(
-                "PUT",
-                url,
-                content=body,
-                auth=self.auth,
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            )
-        except httpx.StreamConsumed:
-            raise AuthenticationError(
-                f"{what}: {self.registry} asked for credentials again in the middle of an upload",
+    def _location(self, response: httpx.Response) -> str:
+        location = response.headers.get("location")
+        if not location:
+            raise RegistryError(
+                f"{self.registry} opened an upload session without a Location header",
                 registry=self.registry,
-            ) from None
-        except httpx.TransportError as e:
-            raise TransportError(
-                f"{what}: upload to {self.registry} failed: {describe_transport_error(e)}",
-                registry=self.registry,
-            ) from None
-        await self._check(response, what, ok=(201, 204))
-        echoed = response.headers.get("docker-content-digest")
-        if echoed and echoed != str(digest):
-            raise DigestMismatchError(
-                f"{what}: {self.registry} stored the blob as {echoed}, expected {digest}",
-                expected=str(digest),
-                got=echoed,
+                status=response.status_code,
             )
+        minimum = response.headers.get("oci-chunk-min-length", "")
+        if minimum.isdigit():
+            self.min_chunk_length = int(minimum)
+        return urljoin(str(response.url), str(location))
 
     async def cancel_upload(self, location: str) -> None:
         """Best effort: an abandoned session would otherwise linger until the registry expires it."""
@@ -193,12 +207,42 @@ class RegistryClient:
             pass
 
     async def stream_blob(self, repository: str, digest: Digest) -> AsyncIterator[bytes]:
-        """Yield a blob's bytes, following redirects without leaking credentials."""
+        """Yield a blob's bytes; a dropped download resumes where it stopped.
+
+        The resumed request asks for `Range: bytes=N-`; a 206 whose Content-Range
+        starts at N continues the stream, a 200 is read again from the start with
+        the first N bytes dropped. Either way the caller's digest check sees
+        every byte exactly once.
+        """
+        received = 0
+        attempt = 0
+        while True:
+            try:
+                async for chunk in self._blob_body(repository, digest, received):
+                    received += len(chunk)
+                    yield chunk
+                return
+            except (TransportError, RegistryError) as e:
+                if not is_retryable(e) or not self.retry.may_retry(attempt):
+                    raise
+                log.info(
+                    "%s@%s: download interrupted at byte %d (%s); resuming",
+                    repository,
+                    digest.short,
+                    received,
+                    e,
+                )
+                await self.retry.pause(attempt, getattr(e, "retry_after", None))
+                attempt += 1
+
+    async def _blob_body(self, repository: str, digest: Digest, offset: int) -> AsyncIterator[bytes]:
+        """One GET of a blob from `offset` on, following redirects without leaking credentials."""
         what = f"{repository}@{digest}"
         url = httpx.URL(f"{self.base_url}/v2/{repository}/blobs/{digest}")
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
         auth: httpx.Auth | None = self.auth
-        for _ in range(6):
-            request = self.http.build_request("GET", url)
+        for _ in range(_MAX_REDIRECTS):
+            request = self.http.build_request("GET", url, headers=headers)
             try:
                 response = await self.http.send(request, auth=auth, stream=True)
             except httpx.TransportError as e:
@@ -208,20 +252,24 @@ class RegistryClient:
                 ) from None
             try:
                 if response.is_redirect:
-                    target = url.join(response.headers["location"])
-                    if url.scheme == "https" and target.scheme != "https":
-                        raise TransportError(
-                            f"{what}: refusing redirect from HTTPS to {target.scheme} ({target.host})",
-                            registry=self.registry,
-                        )
-                    if target.host != httpx.URL(self.base_url).host:
-                        auth = None  # credentials belong to the registry alone
-                    url = target
+                    url, auth = self._redirect_target(url, response, auth, what)
                     continue
-                await self._check(response, what, ok=(200,))
+                await self._check(response, what, ok=(200, 206))
+                skip = offset
+                if response.status_code == 206:
+                    expected = f"bytes {offset}-"
+                    if not response.headers.get("content-range", "").startswith(expected):
+                        raise TransportError(
+                            f"{what}: server resumed at the wrong offset", registry=self.registry
+                        )
+                    skip = 0
                 try:
                     async for chunk in response.aiter_bytes(_STREAM_CHUNK):
-                        yield chunk
+                        if skip:
+                            dropped = min(skip, len(chunk))
+                            chunk, skip = chunk[dropped:], skip - dropped
+                        if chunk:
+                            yield chunk
                 except httpx.TransportError as e:
                     raise TransportError(
                         f"{what}: download interrupted: {describe_transport_error(e)}",
@@ -231,6 +279,24 @@ class RegistryClient:
             finally:
                 await response.aclose()
         raise TransportError(f"{what}: too many redirects", registry=self.registry)
+
+    def _redirect_target(
+        self, url: httpx.URL, response: httpx.Response, auth: httpx.Auth | None, what: str
+    ) -> tuple[httpx.URL, httpx.Auth | None]:
+        """Where a redirect leads, and whether credentials may follow (only to the registry)."""
+        target = url.join(response.headers.get("location", ""))
+        if url.scheme == "https" and target.scheme != "https":
+            raise TransportError(
+                f"{what}: refusing a redirect from HTTPS to {target.scheme}://{target.host}",
+                registry=self.registry,
+            )
+        registry_url = httpx.URL(self.base_url)
+        same_origin = (target.scheme, target.host, target.port) == (
+            registry_url.scheme,
+            registry_url.host,
+            registry_url.port,
+        )
+        return target, auth if same_origin else None
 
     # -- plumbing --------------------------------------------------------
 
@@ -265,15 +331,11 @@ class RegistryClient:
         await response.aread()
         raise error_for(response, what, self.registry)
 
-    def _location(self, response: httpx.Response) -> str:
-        location = response.headers.get("location")
-        if not location:
-            raise RegistryError(
-                f"{self.registry} opened an upload session without a Location header",
-                registry=self.registry,
-                status=response.status_code,
-            )
-        return urljoin(str(response.url), str(location))
+
+def _too_large(what: str, registry: str) -> ManifestError:
+    return ManifestError(
+        f"{what}: {registry} serves a manifest over the {MAX_MANIFEST_BYTES}-byte limit; refusing to copy it"
+    )
 
 
 def error_for(response: httpx.Response, what: str, registry: str) -> RegistryError:
@@ -296,6 +358,7 @@ def error_for(response: httpx.Response, what: str, registry: str) -> RegistryErr
         registry=registry,
         status=status,
         details=details,
+        retry_after=response.headers.get("retry-after"),
     )
 
 
@@ -315,7 +378,7 @@ def _error_details(response: httpx.Response) -> list[RegistryErrorDetail]:
     return out
 
 
-def _error_codes(response: httpx.Response) -> set[str]:
+def error_codes(response: httpx.Response) -> set[str]:
     return {d.code for d in _error_details(response)}
 
 

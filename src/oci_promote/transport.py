@@ -19,7 +19,7 @@ from typing import TypeVar
 import httpx
 
 from . import __name__ as _package
-from .errors import TransportError
+from .errors import RegistryError, TransportError
 from .reference import is_loopback_registry
 
 USER_AGENT = f"{_package.replace('_', '-')}/0.1"
@@ -27,20 +27,37 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter."""
+    """Exponential backoff with jitter, bounded per request and across a whole copy.
 
-    attempts: int = 4
+    One policy object is shared by every client of a copy, so `budget` caps
+    the retries the copy spends in total: a registry that keeps failing ends
+    the copy with a clear error instead of retrying forever.
+    """
+
+    attempts: int = 5
     base_delay: float = 0.5
     max_delay: float = 10.0
     max_retry_after: float = 60.0
+    budget: int = 100
+    spent: int = 0
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
         hinted = parse_retry_after(retry_after) if retry_after else None
         if hinted is not None:
             return min(hinted, self.max_retry_after)
         return min(self.max_delay, self.base_delay * 2.0**attempt) * (0.5 + random.random() / 2)
+
+    def may_retry(self, attempt: int) -> bool:
+        """True (and one retry spent) if attempt number `attempt` may be followed by another."""
+        if attempt + 1 >= self.attempts or self.spent >= self.budget:
+            return False
+        self.spent += 1
+        return True
+
+    async def pause(self, attempt: int, retry_after: str | None = None) -> None:
+        await asyncio.sleep(self.delay(attempt, retry_after))
 
 
 @dataclass(frozen=True)
@@ -90,25 +107,43 @@ async def with_retries(
     send: Callable[[], Awaitable[httpx.Response]], policy: RetryPolicy, what: str, registry: str
 ) -> httpx.Response:
     """Send a replayable request, retrying connection faults and retryable statuses."""
-    for attempt in range(policy.attempts):
-        last = attempt == policy.attempts - 1
+    attempt = 0
+    while True:
         try:
             response = await send()
         except httpx.TransportError as e:
-            if last:
+            if not policy.may_retry(attempt):
                 raise TransportError(
                     f"{what}: cannot reach {registry}: {describe_transport_error(e)}",
                     registry=registry,
                 ) from None
-            await asyncio.sleep(policy.delay(attempt))
-            continue
-        if response.status_code in RETRY_STATUSES and not last:
-            retry_after = response.headers.get("retry-after")
+            await policy.pause(attempt)
+        else:
+            if response.status_code not in RETRY_STATUSES or not policy.may_retry(attempt):
+                return response
             await response.aclose()
-            await asyncio.sleep(policy.delay(attempt, retry_after))
-            continue
-        return response
-    raise AssertionError("unreachable")
+            await policy.pause(attempt, response.headers.get("retry-after"))
+        attempt += 1
+
+
+async def retrying(operation: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    """Run an operation that can be started over, again after a retryable failure."""
+    attempt = 0
+    while True:
+        try:
+            return await operation()
+        except (TransportError, RegistryError) as e:
+            if not is_retryable(e) or not policy.may_retry(attempt):
+                raise
+            await policy.pause(attempt, e.retry_after)
+        attempt += 1
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Errors worth another attempt: no answer at all, or a status that says 'later'."""
+    if isinstance(error, TransportError):
+        return True
+    return isinstance(error, RegistryError) and error.status in RETRY_STATUSES
 
 
 def describe_transport_error(error: httpx.TransportError) -> str:

@@ -1,0 +1,194 @@
+"""Pushing blob bytes: monolithic first, chunked when a registry refuses, fresh sessions on failure.
+
+A streamed body cannot be replayed once partly sent, so every retry starts
+a new upload session and a new source stream (and deletes the abandoned
+session). Monolithic PUT is one request per blob; some registries (GHCR)
+refuse it, and then PATCH chunks are sent, sized between the registry's
+`OCI-Chunk-Min-Length` and a per-registry limit (GHCR answers 416 over 4 MiB).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from urllib.parse import urljoin
+
+import httpx
+
+from .digest import Digest
+from .errors import DigestMismatchError, PromoteError, TransportError
+from .registry import RegistryClient, error_codes, error_for
+from .transport import describe_transport_error, is_retryable
+
+log = logging.getLogger("oci_promote")
+
+DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+_SMALLEST_CHUNK = 64 * 1024
+#: Answers to a monolithic PUT that mean "not like this": switch to chunked.
+_MONOLITHIC_REFUSED = frozenset({405, 411, 413, 416, 501})
+_REFUSAL_CODES = frozenset({"BLOB_UPLOAD_INVALID", "UNSUPPORTED"})
+
+BodyFactory = Callable[[], AsyncIterator[bytes]]
+
+
+class _MonolithicRefused(Exception):
+    pass
+
+
+class BlobUploader:
+    """Uploads to one registry; remembers whether it wants chunks and how big they may be."""
+
+    def __init__(
+        self, client: RegistryClient, *, chunk_size: int = DEFAULT_CHUNK_SIZE, chunked: bool = False
+    ) -> None:
+        self.client = client
+        self.chunk_size = chunk_size
+        self.chunked = chunked
+
+    async def upload(
+        self,
+        repository: str,
+        digest: Digest,
+        size: int,
+        open_body: BodyFactory,
+        what: str,
+        *,
+        session: str | None = None,
+    ) -> None:
+        """Upload one blob, retrying from a fresh session on retryable failures."""
+        attempt = 0
+        while True:
+            location = session or await self.client.start_upload(repository)
+            session = None
+            try:
+                if self.chunked:
+                    await self._chunked(location, digest, open_body(), what)
+                else:
+                    await self._monolithic(location, digest, size, open_body(), what)
+                return
+            except _MonolithicRefused:
+                await self.client.cancel_upload(location)
+                log.info(
+                    "%s refuses monolithic uploads; sending chunks of up to %d bytes",
+                    self.client.registry,
+                    self.chunk_size,
+                )
+                self.chunked = True
+            except PromoteError as e:
+                await self.client.cancel_upload(location)
+                if not is_retryable(e) or not self.client.retry.may_retry(attempt):
+                    raise
+                log.info("%s: upload failed (%s); retrying from a new session", what, e)
+                await self.client.retry.pause(attempt, getattr(e, "retry_after", None))
+                attempt += 1
+            except BaseException:
+                await self.client.cancel_upload(location)
+                raise
+
+    async def _monolithic(
+        self, location: str, digest: Digest, size: int, body: AsyncIterator[bytes], what: str
+    ) -> None:
+        url = httpx.URL(location).copy_merge_params({"digest": str(digest)})
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        response = await self._request("PUT", url, what, content=body, headers=headers)
+        if response.status_code in _MONOLITHIC_REFUSED or (
+            response.status_code == 400 and error_codes(response) & _REFUSAL_CODES
+        ):
+            raise _MonolithicRefused
+        self._finished(response, digest, what)
+
+    async def _chunked(self, location: str, digest: Digest, body: AsyncIterator[bytes], what: str) -> None:
+        offset = 0
+        pending = bytearray()
+        async for piece in body:
+            pending += piece
+            while len(pending) >= self._chunk_size:
+                chunk = bytes(pending[: self._chunk_size])
+                del pending[: self._chunk_size]
+                location = await self._patch(location, chunk, offset, what)
+                offset += len(chunk)
+        if pending:
+            location = await self._patch(location, bytes(pending), offset, what)
+        # The body generator has verified size and digest by now: only then commit.
+        url = httpx.URL(location).copy_merge_params({"digest": str(digest)})
+        response = await self._request("PUT", url, what, headers={"Content-Length": "0"})
+        self._finished(response, digest, what)
+
+    @property
+    def _chunk_size(self) -> int:
+        """Never below what the registry asked for (OCI-Chunk-Min-Length)."""
+        return max(self.chunk_size, self.client.min_chunk_length)
+
+    async def _patch(self, location: str, chunk: bytes, offset: int, what: str) -> str:
+        """Send one chunk; on 416 ask the session how far it got and go on from there."""
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(len(chunk)),
+            "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+        }
+        response = await self._request("PATCH", httpx.URL(location), what, content=chunk, headers=headers)
+        if response.status_code in (201, 202, 204):
+            return _next_location(location, response)
+        if response.status_code != 416:
+            raise error_for(response, what, self.client.registry)
+        stored = await self._session_offset(location, what)
+        if stored == offset + len(chunk):
+            return location
+        if not offset <= stored < offset + len(chunk) or len(chunk) <= _SMALLEST_CHUNK:
+            raise TransportError(
+                f"{what}: the upload session lost data (at {stored}, sent {offset})",
+                registry=self.client.registry,
+            )
+        # The registry kept what came before this chunk and refused its size: go smaller.
+        self.chunk_size = max(_SMALLEST_CHUNK, len(chunk) // 2)
+        log.info(
+            "%s refused a %d-byte chunk; using %d-byte chunks",
+            self.client.registry,
+            len(chunk),
+            self.chunk_size,
+        )
+        rest = chunk[stored - offset :]
+        for start in range(0, len(rest), self.chunk_size):
+            piece = rest[start : start + self.chunk_size]
+            location = await self._patch(location, piece, stored + start, what)
+        return location
+
+    async def _session_offset(self, location: str, what: str) -> int:
+        response = await self._request("GET", httpx.URL(location), what)
+        if response.status_code not in (200, 204):
+            raise error_for(response, what, self.client.registry)
+        end = response.headers.get("range", "").rpartition("-")[2]
+        return int(end) + 1 if end.isdigit() else 0
+
+    async def _request(self, method: str, url: httpx.URL, what: str, **kwargs: object) -> httpx.Response:
+        try:
+            return await self.client.http.request(method, url, auth=self.client.auth, **kwargs)  # type: ignore[arg-type]
+        except httpx.StreamConsumed:
+            # A 401 in the middle of a streamed body (the token lapsed): a retry
+            # from a new session will carry the renewed token.
+            raise TransportError(
+                f"{what}: {self.client.registry} asked for credentials again during the upload",
+                registry=self.client.registry,
+            ) from None
+        except httpx.TransportError as e:
+            raise TransportError(
+                f"{what}: upload to {self.client.registry} failed: {describe_transport_error(e)}",
+                registry=self.client.registry,
+            ) from None
+
+    def _finished(self, response: httpx.Response, digest: Digest, what: str) -> None:
+        if response.status_code not in (201, 204):
+            raise error_for(response, what, self.client.registry)
+        echoed = response.headers.get("docker-content-digest")
+        if echoed and echoed != str(digest):
+            raise DigestMismatchError(
+                f"{what}: {self.client.registry} stored the blob as {echoed}, expected {digest}",
+                expected=str(digest),
+                got=echoed,
+            )
+
+
+def _next_location(current: str, response: httpx.Response) -> str:
+    """Each answer may move the session; a relative Location is resolved, its query kept."""
+    location = response.headers.get("location")
+    return urljoin(current, str(location)) if location else current
