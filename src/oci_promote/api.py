@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -31,9 +31,21 @@ from .reference import Reference, parse_reference
 from .registry import RegistryClient
 from .settings import Settings
 from .sources import ImageSource, RegistrySource
-from .transport import TransportOptions, make_http_client, scheme_for
+from .transport import RetryPolicy, TransportOptions, make_http_client, scheme_for
+from .upload import BlobUploader
 
 log = logging.getLogger("oci_promote")
+
+#: GitHub's registry, where the Action's `github-token` is the credential of last resort.
+GHCR = "ghcr.io"
+#: GHCR authenticates the token and does not check the user name (docker/login-action's
+#: examples pass the actor); GITHUB_TOKEN is an app installation token, whose conventional
+#: user name is this one.
+GITHUB_TOKEN_USERNAME = "x-access-token"
+
+#: Called as a copy enters a phase ("resolve", then "copy"), with the destinations'
+#: results, which fill in as the copy runs (the Action groups its log and reports progress).
+PhaseCallback = Callable[[str, Sequence[DestinationResult]], None]
 
 
 class Registries:
@@ -46,11 +58,23 @@ class Registries:
             insecure_registries=tuple(settings.insecure_registries),
             ca_file=str(settings.ca_file) if settings.ca_file else None,
             timeout=settings.timeout,
+            retry=RetryPolicy(
+                attempts=settings.retries + 1,
+                base_delay=settings.retry_delay,
+                max_delay=settings.retry_max_delay,
+                max_retry_after=settings.retry_after_cap,
+                budget=settings.retry_budget,
+            ),
         )
         self._clients: dict[tuple[str, object], RegistryClient] = {}
+        self._uploaders: dict[int, BlobUploader] = {}
 
     def client(self, registry: str, explicit: Credential | None) -> RegistryClient:
-        credential = explicit or load_docker_credential(registry, config_path=self._config_file())
+        credential = (
+            explicit
+            or load_docker_credential(registry, config_path=self._config_file())
+            or self._github_token_credential(registry)
+        )
         key = (registry, (credential.username, credential.password) if credential else None)
         if key not in self._clients:
             http = make_http_client(self.transport, max_connections=self.settings.jobs * 2 + 2)
@@ -59,6 +83,20 @@ class Registries:
             auth = RegistryAuth(registry, credential)
             self._clients[key] = RegistryClient(registry, base, http, auth, self.transport.retry)
         return self._clients[key]
+
+    def uploader(self, client: RegistryClient) -> BlobUploader:
+        """One uploader per client, so what it learns (chunking, chunk size) serves every blob."""
+        if id(client) not in self._uploaders:
+            self._uploaders[id(client)] = BlobUploader(
+                client, chunk_size=self.settings.chunk_size, chunked=self.settings.chunked
+            )
+        return self._uploaders[id(client)]
+
+    def _github_token_credential(self, registry: str) -> Credential | None:
+        token = self.settings.github_token
+        if registry == GHCR and token is not None and token.get_secret_value():
+            return Credential(GITHUB_TOKEN_USERNAME, token)
+        return None
 
     def _config_file(self) -> Any:
         path = self.settings.docker_config
@@ -92,7 +130,7 @@ def _parse_destinations(settings: Settings, source: ImageSource) -> list[Referen
     return out
 
 
-async def copy_async(settings: Settings) -> CopyResult:
+async def copy_async(settings: Settings, *, on_phase: PhaseCallback | None = None) -> CopyResult:
     """Copy `settings.source` to every destination, preserving the manifest digest."""
     expected = settings.expected()
     if not settings.source:
@@ -118,8 +156,10 @@ async def copy_async(settings: Settings) -> CopyResult:
                 digest="",
                 tag=ref.tag,
             )
-            destinations.append(Destination(ref, client, ref.tag, result))
+            destinations.append(Destination(ref, client, registries.uploader(client), ref.tag, result))
 
+        if on_phase is not None:
+            on_phase("resolve", [d.result for d in destinations])
         log.info("resolving %s", source.description)
         top = await source.resolve_top()
         digest = top.digest
@@ -141,6 +181,8 @@ async def copy_async(settings: Settings) -> CopyResult:
                 )
             dest.result.digest = str(digest)
             dest.result.pinned = dest.reference.pinned(digest)
+        if on_phase is not None:
+            on_phase("copy", [d.result for d in destinations])
 
         graph = await load_graph(source, top, settings.include_foreign_layers)
         if graph.foreign:

@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     jobs: int = Field(default=4, ge=1, le=64)
     include_foreign_layers: bool = False
     timeout: float = Field(default=60.0, gt=0, le=3600)
+    retries: int = Field(default=4, ge=0, le=20)
+    retry_delay: float = Field(default=0.5, ge=0, le=60)
+    retry_max_delay: float = Field(default=10.0, ge=0, le=600)
+    retry_after_cap: float = Field(default=60.0, ge=0, le=3600)
+    retry_budget: int = Field(default=100, ge=0, le=10000)
+    chunk_size: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    chunked: bool = False
+    #: The GitHub Action's `github-token`: used for ghcr.io when no other credential is found.
+    github_token: SecretStr | None = None
 
     _split_lists = field_validator("destinations", "insecure_registries", mode="before")(split_list)
 
