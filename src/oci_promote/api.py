@@ -21,7 +21,7 @@ from .copy import (
     DestinationResult,
     execute,
     load_graph,
-    plan_destination,
+    plan,
 )
 from .credentials import Credential, load_docker_credential
 from .digest import Digest, compute
@@ -191,7 +191,7 @@ async def copy_async(settings: Settings, *, on_phase: PhaseCallback | None = Non
                 len(graph.foreign),
             )
         sem = asyncio.Semaphore(settings.jobs)
-        await asyncio.gather(*(plan_destination(d, graph, source, options, sem) for d in destinations))
+        await plan(destinations, graph, source, options, sem)
         for dest in destinations:
             _log_plan(dest)
         if not settings.dry_run:

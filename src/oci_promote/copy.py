@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -21,6 +21,7 @@ from .errors import (
     IncompleteSourceError,
     ManifestError,
     NotFoundError,
+    PromoteError,
     RegistryError,
 )
 from .media import Descriptor, Manifest
@@ -175,12 +176,14 @@ async def plan_destination(
         return
     missing_children = list(graph.children)
     if exists is not False:  # a repository that does not exist holds nothing: skip the HEADs
-        found = await _bounded(sem, (client.head_manifest(repo, str(c.digest)) for c in graph.children))
+        found = await _bounded(
+            sem, ((dest, client.head_manifest(repo, str(c.digest))) for c in graph.children)
+        )
         missing_children = [c for c, f in zip(graph.children, found, strict=True) if f is None]
     needed = graph.blobs_of([*missing_children, graph.top], options.include_foreign_layers)
     present_blobs: set[Digest] = set()
     if exists is not False:
-        present = await _bounded(sem, (client.blob_exists(repo, d) for d in needed))
+        present = await _bounded(sem, ((dest, client.blob_exists(repo, d)) for d in needed))
         present_blobs = {d for d, p in zip(needed, present, strict=True) if p}
     dest.missing_children = missing_children
     dest.result.manifests_skipped = len(graph.children) - len(missing_children)
@@ -192,6 +195,28 @@ async def plan_destination(
     dest.result.blobs_skipped = len(graph.blobs) - len(dest.blob_moves)
     dest.result.blobs_missing = len(dest.blob_moves)
     dest.result.bytes_missing = sum(b.size for b, _ in dest.blob_moves)
+
+
+async def plan(
+    destinations: Sequence[Destination],
+    graph: ImageGraph,
+    source: ImageSource,
+    options: CopyOptions,
+    sem: asyncio.Semaphore,
+) -> None:
+    """Plan every destination; an error names its destination."""
+
+    async def one(dest: Destination) -> None:
+        try:
+            await plan_destination(dest, graph, source, options, sem)
+        except PromoteError as e:
+            e.add_context(f"destination {dest.label}", "nothing was written")
+            raise
+
+    outcomes = await asyncio.gather(*(one(d) for d in destinations), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def _head_digest(client: RegistryClient, repo: str, target: str, header: str | None) -> str | None:
@@ -288,28 +313,36 @@ async def execute(
     source: ImageSource,
     sem: asyncio.Semaphore,
 ) -> None:
-    """Write in dependency order across all destinations; tags move last, all together."""
+    """Write in dependency order across all destinations; tags move last, all together.
+
+    A failure before the tag phase leaves every tag where it was; the error
+    names the destination that failed.
+    """
     pending = [d for d in destinations if not d.up_to_date]
-    await _bounded(sem, (move_blob(d, b, how, source) for d in pending for b, how in d.blob_moves))
+    top = graph.top
+    jobs = ((d, move_blob(d, b, how, source)) for d in pending for b, how in d.blob_moves)
+    await _bounded(sem, jobs, "no tag was moved")
     for wave in _waves(graph):
-        await _bounded(
-            sem,
-            (push_manifest(d, m, str(m.digest)) for d in pending for m in wave if m in d.missing_children),
+        jobs = (
+            (d, push_manifest(d, m, str(m.digest))) for d in pending for m in wave if m in d.missing_children
         )
+        await _bounded(sem, jobs, "no tag was moved")
     if len(destinations) > 1:
-        await _bounded(
-            sem,
-            (push_manifest(d, graph.top, str(graph.top.digest)) for d in pending if not d.top_present),
-        )
-    await _bounded(
-        sem,
-        (
-            push_manifest(d, graph.top, d.tag or str(graph.top.digest))
-            for d in pending
-            if d.tag or (len(destinations) == 1 and not d.top_present)
-        ),
-    )
-    await _bounded(sem, (verify_destination(d, graph.top.digest) for d in pending))
+        jobs = ((d, push_manifest(d, top, str(top.digest))) for d in pending if not d.top_present)
+        await _bounded(sem, jobs, "no tag was moved")
+    tagging = [d for d in pending if d.tag or (len(destinations) == 1 and not d.top_present)]
+    moved: list[str] = []
+
+    async def move_tag(dest: Destination) -> None:
+        await push_manifest(dest, top, dest.tag or str(top.digest))
+        moved.append(dest.label)
+
+    await _bounded(sem, ((d, move_tag(d)) for d in tagging), lambda: _moved_note(moved))
+    await _bounded(sem, ((d, verify_destination(d, top.digest)) for d in pending), "")
+
+
+def _moved_note(moved: list[str]) -> str:
+    return f"tags already moved: {', '.join(moved)}" if moved else "no tag was moved"
 
 
 def _waves(graph: ImageGraph) -> list[list[Manifest]]:
@@ -323,14 +356,28 @@ def _waves(graph: ImageGraph) -> list[list[Manifest]]:
     return waves
 
 
-async def _bounded(sem: asyncio.Semaphore, jobs: Iterable[Awaitable[T]]) -> list[T]:
-    """Run awaitables concurrently, at most `sem`'s worth at a time; the first error cancels the rest."""
+async def _bounded(
+    sem: asyncio.Semaphore,
+    jobs: Iterable[tuple[Destination | None, Awaitable[T]]],
+    note: str | Callable[[], str] = "",
+) -> list[T]:
+    """Run jobs concurrently, at most `sem`'s worth at a time; the first error cancels the rest.
 
-    async def run(job: Awaitable[T]) -> T:
+    An error is prefixed with the destination its job was for, and followed by
+    `note` (what the failure left behind), so the user learns where and what.
+    """
+
+    async def run(dest: Destination | None, job: Awaitable[T]) -> T:
         async with sem:
-            return await job
+            try:
+                return await job
+            except PromoteError as e:
+                if dest is not None:
+                    after = note() if callable(note) else note
+                    e.add_context(f"destination {dest.label}", after)
+                raise
 
-    tasks = [asyncio.ensure_future(run(j)) for j in jobs]
+    tasks = [asyncio.ensure_future(run(d, j)) for d, j in jobs]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:

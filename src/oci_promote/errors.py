@@ -29,6 +29,13 @@ class PromoteError(Exception):
 
     exit_code = 1
 
+    def add_context(self, where: str, after: str = "") -> None:
+        """Say where the error happened (once) and what it left behind."""
+        if getattr(self, "_context_added", False) or not self.args:
+            return
+        self._context_added = True
+        self.args = (f"{where}: {self.args[0]}" + (f"; {after}" if after else ""), *self.args[1:])
+
 
 class UsageError(PromoteError):
     """The user's input is wrong; nothing was sent anywhere."""
