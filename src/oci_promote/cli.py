@@ -56,10 +56,14 @@ def _common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
     )
     parser.add_argument("--ca-file", metavar="PEM", help="trust this CA bundle for TLS registries")
     parser.add_argument("--timeout", type=float, help="seconds before a stalled request fails (60)")
-    parser.add_argument("--retries", type=int, metavar="N",
-                        help="retries per request after a fault, 429 or 5xx (4); the environment's "
-                             f"{ENV_PREFIX}RETRY_DELAY, _RETRY_MAX_DELAY, _RETRY_AFTER_CAP and "
-                             "_RETRY_BUDGET tune backoff and the per-copy total")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        metavar="N",
+        help="retries per request after a fault, 429 or 5xx (4); the environment's "
+        f"{ENV_PREFIX}RETRY_DELAY, _RETRY_MAX_DELAY, _RETRY_AFTER_CAP and "
+        "_RETRY_BUDGET tune backoff and the per-copy total",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request decision")
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
 
@@ -96,10 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also copy non-distributable layers (left out by default)",
     )
     copy.add_argument("--json", action="store_true", help="print one JSON object instead")
-    copy.add_argument("--chunk-size", type=int, metavar="BYTES",
-                      help="largest PATCH chunk when a registry refuses monolithic uploads (4 MiB)")
-    copy.add_argument("--chunked", action="store_true",
-                      help="upload blobs in PATCH chunks from the start")
+    copy.add_argument(
+        "--chunk-size",
+        type=int,
+        metavar="BYTES",
+        help="largest PATCH chunk when a registry refuses monolithic uploads (4 MiB)",
+    )
+    copy.add_argument("--chunked", action="store_true", help="upload blobs in PATCH chunks from the start")
     _common(copy, destination=True)
 
     digest = sub.add_parser("digest", help="print the manifest digest of a reference")
