@@ -8,6 +8,8 @@ certificate verification.
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import random
 import ssl
 from collections.abc import Awaitable, Callable, Collection
@@ -75,12 +77,22 @@ def scheme_for(registry: str, insecure_registries: Collection[str]) -> str:
     return "http" if host in insecure_registries else "https"
 
 
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """A verifying context for `ca_file`, or else the system's, honouring SSL_CERT_FILE/_DIR."""
+    return _tls_context(ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _tls_context(ca_file: str | None, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """Shared by every client: loading a CA bundle is the slow part of making a client."""
+    if ca_file or cert_file or cert_dir:
+        return ssl.create_default_context(cafile=ca_file or cert_file, capath=None if ca_file else cert_dir)
+    return httpx.create_ssl_context(verify=True, trust_env=False)
+
+
 def make_http_client(options: TransportOptions, *, max_connections: int) -> httpx.AsyncClient:
-    verify: ssl.SSLContext | bool = True
-    if options.ca_file:
-        verify = ssl.create_default_context(cafile=options.ca_file)
     return httpx.AsyncClient(
-        verify=verify,
+        verify=tls_context(options.ca_file),
         timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
         headers={"User-Agent": USER_AGENT},
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),

@@ -52,6 +52,9 @@ REGISTRY_BINARY = "docker-registry"
 HARNESS_USER_AGENT = "oci-promote-test-harness"
 DEFAULT_USERNAME = "promoter"
 DEFAULT_PASSWORD = "s3cret-Passw0rd"
+#: A non-loopback name on the TLS certificate, so clients use HTTPS as for any real
+#: registry; tests resolve it to 127.0.0.1 in-process (see tests/integration/test_tls.py).
+TLS_TEST_HOSTNAME = "registry.test"
 
 # gorilla/handlers combined log: host - user [time] "METHOD URI PROTO" status size "ref" "ua"
 _COMBINED = re.compile(
@@ -281,7 +284,7 @@ def start_registry(
         raise ValueError(f"unknown auth mode {auth!r}")
     if tls:
         ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
+        cert = ca.issue_cert("127.0.0.1", "localhost", "::1", TLS_TEST_HOSTNAME)
         ca_pem_path = workdir / "ca.pem"
         ca.cert_pem.write_to_path(str(ca_pem_path))
         cert.private_key_pem.write_to_path(str(workdir / "key.pem"))
