@@ -120,13 +120,15 @@ def _load(raw: bytes) -> dict[str, Any]:
 
 def _resolve_media_type(body: dict[str, Any], declared: str | None) -> str:
     own = body.get("mediaType")
+    if own is not None and not isinstance(own, str):
+        raise ManifestError(f"manifest mediaType is not a string: {type(own).__name__}")
     if body.get("schemaVersion") == 1 or own in SCHEMA1_TYPES or declared in SCHEMA1_TYPES:
         raise ManifestError(
             "Docker schema 1 manifests are deprecated and not supported; "
             "rebuild or convert the image to schema 2 or OCI"
         )
     if own is not None:
-        if not isinstance(own, str) or own not in MANIFEST_TYPES:
+        if own not in MANIFEST_TYPES:
             raise ManifestError(f"unsupported manifest media type {own!r}")
         return own
     # No mediaType field: only the OCI types allow that (Docker schema 2 requires
