@@ -28,7 +28,6 @@ from .media import ACCEPT, MAX_MANIFEST_BYTES
 from .transport import RetryPolicy, describe_transport_error, is_retryable, retrying, with_retries
 
 log = logging.getLogger("oci_promote")
-_STREAM_CHUNK = 1024 * 1024
 _MAX_REDIRECTS = 6
 
 
@@ -239,7 +238,10 @@ class RegistryClient:
         """One GET of a blob from `offset` on, following redirects without leaking credentials."""
         what = f"{repository}@{digest}"
         url = httpx.URL(f"{self.base_url}/v2/{repository}/blobs/{digest}")
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        # The digest is of the stored bytes: ask for them as stored, never re-encoded.
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
         auth: httpx.Auth | None = self.auth
         for _ in range(_MAX_REDIRECTS):
             request = self.http.build_request("GET", url, headers=headers)
@@ -264,7 +266,7 @@ class RegistryClient:
                         )
                     skip = 0
                 try:
-                    async for chunk in response.aiter_bytes(_STREAM_CHUNK):
+                    async for chunk in response.aiter_raw():
                         if skip:
                             dropped = min(skip, len(chunk))
                             chunk, skip = chunk[dropped:], skip - dropped
