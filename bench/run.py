@@ -23,19 +23,17 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.harness.images import MIB, OCI_INDEX, OCI_MANIFEST, build_layout  # noqa: E402
 from tests.harness.registry import (  # noqa: E402
     HARNESS_USER_AGENT,
     AccessEntry,
@@ -44,14 +42,8 @@ from tests.harness.registry import (  # noqa: E402
 )
 
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
-# What .venv/bin/oci-promote runs, but importable from a snapshot of src/ (see snapshot_source).
-OCI_PROMOTE_CLI = "import sys; from oci_promote.cli import main; sys.exit(main())"
 GNU_TIME = "/usr/bin/time"
 SKOPEO_CACHE_DIR = "/var/lib/containers/cache"  # where skopeo 1.9 keeps its blob-info cache as root
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 ACCEPT = ", ".join(
     [
         OCI_INDEX,
@@ -60,87 +52,9 @@ ACCEPT = ", ".join(
         "application/vnd.docker.distribution.manifest.v2+json",
     ]
 )
-MIB = 1024 * 1024
 TOOLS = ("oci-promote", "skopeo")
 # Run skopeo in a private mount namespace with an empty dir bound over its root cache dir.
 _FRESH_CACHE = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
-
-
-# --------------------------------------------------------------------------- image building
-
-
-def _put_blob(blobs: Path, data: bytes, media_type: str) -> dict[str, Any]:
-    digest = hashlib.sha256(data).hexdigest()
-    (blobs / digest).write_bytes(data)
-    return {"mediaType": media_type, "digest": f"sha256:{digest}", "size": len(data)}
-
-
-def _put_random_layer(blobs: Path, size: int) -> tuple[dict[str, Any], str]:
-    """Stream a real tar+gzip of one file of `size` random bytes to disk; (descriptor, diff_id)."""
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: gzip container
-    blob_hash, diff_hash, written = hashlib.sha256(), hashlib.sha256(), 0
-    tmp = blobs / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
-    with tmp.open("wb") as out:
-
-        def emit(raw: bytes) -> None:
-            nonlocal written
-            diff_hash.update(raw)
-            data = compressor.compress(raw)
-            out.write(data)
-            blob_hash.update(data)
-            written += len(data)
-
-        info = tarfile.TarInfo("random.bin")
-        info.size, info.mode, info.mtime = size, 0o644, 0
-        emit(info.tobuf(format=tarfile.USTAR_FORMAT))
-        left = size
-        while left:
-            chunk = os.urandom(min(4 * MIB, left))
-            emit(chunk)
-            left -= len(chunk)
-        emit(b"\0" * (-size % 512) + b"\0" * 1024)  # pad the member, then the end-of-archive blocks
-        tail = compressor.flush()
-        out.write(tail)
-        blob_hash.update(tail)
-        written += len(tail)
-    tmp.rename(blobs / blob_hash.hexdigest())
-    desc = {"mediaType": OCI_LAYER_GZIP, "digest": f"sha256:{blob_hash.hexdigest()}", "size": written}
-    return desc, f"sha256:{diff_hash.hexdigest()}"
-
-
-def _put_image_manifest(blobs: Path, arch: str, layers: int, layer_size: int) -> dict[str, Any]:
-    descs, diff_ids = zip(*(_put_random_layer(blobs, layer_size) for _ in range(layers)), strict=True)
-    config = {
-        "architecture": arch,
-        "os": "linux",
-        "config": {},
-        "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
-    }
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": _put_blob(blobs, json.dumps(config).encode(), OCI_CONFIG),
-        "layers": list(descs),
-    }
-    desc = _put_blob(blobs, json.dumps(manifest, indent=2).encode(), OCI_MANIFEST)
-    return desc | {"platform": {"architecture": arch, "os": "linux"}}
-
-
-def build_layout(path: Path, tag: str, archs: Sequence[str], layers: int, layer_size: int) -> str:
-    """An OCI layout with one tagged image (an index when several archs); returns its digest."""
-    blobs = path / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-    (path / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    manifests = [_put_image_manifest(blobs, arch, layers, layer_size) for arch in archs]
-    if len(manifests) == 1:
-        top = manifests[0]
-        top.pop("platform")
-    else:
-        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
-        top = _put_blob(blobs, json.dumps(index, indent=2).encode(), OCI_INDEX)
-    entry = top | {"annotations": {"org.opencontainers.image.ref.name": tag}}
-    (path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
-    return str(top["digest"])
 
 
 # --------------------------------------------------------------------------- running tools
@@ -210,24 +124,30 @@ def skopeo_argv(work: Path, p: dict[str, Path], args: Sequence[str], rss_file: P
     ]
 
 
-def snapshot_source(dest: Path) -> str:
-    """Copy src/ so concurrent edits cannot change the code under test mid-run; its fingerprint."""
-    shutil.copytree(ROOT / "src", dest, ignore=shutil.ignore_patterns("__pycache__"))
+def install_release(venv: Path) -> str:
+    """Install the project as a user would (`pip install .`, no test extras) into its own venv.
+
+    The tool is then measured as it ships, without the editable install's import hook or
+    the development extras (httpx imports click and pygments when they are installed).
+    Returns the fingerprint of the installed sources.
+    """
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     where = subprocess.run(
-        [str(VENV_PYTHON), "-c", "import oci_promote; print(oci_promote.__file__)"],
-        env={"PYTHONPATH": str(dest)},
+        [str(venv / "bin" / "python"), "-c", "import oci_promote; print(oci_promote.__file__)"],
         capture_output=True,
         text=True,
         check=True,
-        cwd=dest,
-    ).stdout
-    if not where.startswith(str(dest)):
-        raise RuntimeError(f"PYTHONPATH={dest} does not win over the installed package: {where}")
-    return _fingerprint(dest)
+    ).stdout.strip()
+    return _fingerprint(Path(where).parent)
 
 
-def oci_promote_argv(code: Path, *args: str) -> tuple[list[str], dict[str, str]]:
-    return [str(VENV_PYTHON), "-c", OCI_PROMOTE_CLI, *args], {"PYTHONPATH": str(code)}
+def oci_promote_argv(venv: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    return [str(venv / "bin" / "oci-promote"), *args], {}
 
 
 def run_tool(tool: str, src: str, dest: str, work: Path, code: Path) -> Proc:
@@ -464,7 +384,7 @@ def machine(code: Path, fingerprint: str) -> dict[str, str]:
         "registry": _cmd(["docker-registry", "--version"]),
         "oci-promote": f"git {_cmd(['git', '-C', str(ROOT), 'rev-parse', '--short', 'HEAD'])}"
         + (" + uncommitted changes in src/" if dirty else "")
-        + f"; ran from a snapshot of src/ taken at start (sha256 of *.py: {fingerprint})",
+        + f"; installed with `pip install .` into a fresh venv (sha256 of *.py: {fingerprint})",
         "startup (median of 5)": f"`oci-promote --help` {startup(*oci_promote_argv(code, '--help')):.2f} s, "
         f"`skopeo --version` {startup(['skopeo', '--version']):.2f} s",
         "loadavg at start": loadavg(),
@@ -647,10 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="oci-promote-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        code = tmp / "src"
-        fingerprint = snapshot_source(code)
-        if fingerprint != _fingerprint(ROOT / "src"):
-            raise RuntimeError("src/ changed while it was being copied; run again")
+        code = tmp / "venv"
+        log("installing oci-promote into a fresh venv (pip install .)")
+        fingerprint = install_release(code)
+        if fingerprint != _fingerprint(ROOT / "src" / "oci_promote"):
+            raise RuntimeError("the installed package differs from src/; run again")
         info = machine(code, fingerprint)
         log(f"building layouts in {tmp}")
         specs = [
@@ -704,8 +625,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             src.stop()
     info["loadavg at end"] = loadavg()
-    if _fingerprint(ROOT / "src") != fingerprint:
-        info["oci-promote"] += " (src/ has changed since; the results are for the snapshot)"
+    if _fingerprint(ROOT / "src" / "oci_promote") != fingerprint:
+        info["oci-promote"] += " (src/ has changed since; the results are for the installed copy)"
     text = report(images, results, info, "quick" if args.quick else "full", time.perf_counter() - started)
     print(text)
     out.write_text(text + "\n")

@@ -1,0 +1,220 @@
+"""Faults between us and real registries: every copy ends whole or fails cleanly, never half-tagged.
+
+Proxies in front of real `docker-registry` processes inject, from seeded
+schedules, 5xx, 429 with Retry-After, connection resets before an answer and in
+the middle of downloads and uploads, stalls past the client timeout and
+truncated bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+import oci_promote
+from oci_promote.errors import PromoteError
+from tests.conftest import RegistryFactory
+from tests.harness import quirks
+from tests.harness.images import build_layout
+from tests.harness.proxy import Action, Forward, Proxy, RequestView
+from tests.harness.registry import RunningRegistry
+
+ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
+CAMPAIGN_RUNS = int(os.environ.get("OCI_PROMOTE_CAMPAIGN_RUNS", "220"))
+#: Fast clocks for the campaign: faults cost milliseconds, not seconds.
+FAST = {
+    "timeout": 0.25,
+    "retries": 4,
+    "retry_delay": 0.005,
+    "retry_max_delay": 0.02,
+    "retry_after_cap": 0.05,
+}
+
+
+@pytest.fixture
+def small_image(tmp_path: Path) -> tuple[Path, str]:
+    """An index of 2 platforms x 2 random gzip layers of 96 KiB: small, but big enough to cut."""
+    layout = tmp_path / "layout"
+    return layout, build_layout(layout, "v1", ["amd64", "arm64"], 2, 96 * 1024)
+
+
+def _proxy(registry: RunningRegistry) -> Iterator[Proxy]:
+    with Proxy(registry.url, name=f"proxy-{registry.host}") as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def src_proxy(registry: RunningRegistry) -> Iterator[Proxy]:
+    yield from _proxy(registry)
+
+
+@pytest.fixture
+def dst_proxy(registry2: RunningRegistry) -> Iterator[Proxy]:
+    yield from _proxy(registry2)
+
+
+def tag_digest(registry: RunningRegistry, repo: str, tag: str) -> str | None:
+    """What the tag resolves to, asked of the registry directly (no proxy)."""
+    with registry.client() as client:
+        response = client.head(f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT})
+    return response.headers["docker-content-digest"] if response.status_code == 200 else None
+
+
+def assert_whole(registry: RunningRegistry, repo: str, layout: Path, digest: str) -> None:
+    """Every manifest and blob of the image is at the destination, byte for byte by digest."""
+    blobs = layout / "blobs" / "sha256"
+    with registry.client() as client:
+        pending = [digest]
+        while pending:
+            manifest_digest = pending.pop()
+            got = client.get(
+                f"/v2/{repo}/manifests/{manifest_digest}",
+                headers={"Accept": ACCEPT},
+            )
+            assert got.status_code == 200 and got.content == (blobs / manifest_digest[7:]).read_bytes()
+            body = json.loads(got.content)
+            pending += [m["digest"] for m in body.get("manifests", [])]
+            for blob in [body["config"], *body["layers"]] if "config" in body else []:
+                head = client.head(f"/v2/{repo}/blobs/{blob['digest']}")
+                assert head.status_code == 200 and int(head.headers["content-length"]) == blob["size"]
+
+
+def test_fault_campaign(
+    small_image: tuple[Path, str],
+    registry: RunningRegistry,
+    registry2: RunningRegistry,
+    src_proxy: Proxy,
+    dst_proxy: Proxy,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    layout, digest = small_image
+    oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
+    figures: Counter[str] = Counter()
+    faults_seen: Counter[str] = Counter()
+    unexpected: list[str] = []
+    started = time.monotonic()
+    for seed in range(CAMPAIGN_RUNS):
+        src_proxy.set_handler(quirks.faults(2 * seed, stall_seconds=1.0, max_cut_bytes=96 * 1024))
+        dst_proxy.set_handler(quirks.faults(2 * seed + 1, stall_seconds=1.0, max_cut_bytes=96 * 1024))
+        repo = f"campaign/run{seed}"
+        try:
+            result = oci_promote.copy(f"{src_proxy.host}/app:v1", [f"{dst_proxy.host}/{repo}:v1"], **FAST)
+        except PromoteError as e:
+            message = str(e)
+            if "\n" in message or not message or tag_digest(registry2, repo, "v1") is not None:
+                unexpected.append(f"seed {seed}: unclean failure {message!r}")
+            else:
+                figures["clean failures"] += 1
+        except Exception as e:  # anything else is a bug: count it, and show it
+            unexpected.append(f"seed {seed}: {type(e).__name__}: {e}")
+        else:
+            if result.digest != digest or tag_digest(registry2, repo, "v1") != digest:
+                unexpected.append(f"seed {seed}: copied, but the tag does not give {digest}")
+            else:
+                assert_whole(registry2, repo, layout, digest)
+                figures["successes"] += 1
+        for proxy in (src_proxy, dst_proxy):
+            faults_seen.update(
+                e.label.removeprefix("fault:") for e in proxy.exchanges() if e.label not in ("", "fault:none")
+            )
+            proxy.clear()
+    figures["anything else"] = len(unexpected)
+    summary = (
+        f"fault campaign: {CAMPAIGN_RUNS} runs, {figures['successes']} successes, "
+        f"{figures['clean failures']} clean failures, {figures['anything else']} anything else; "
+        f"{sum(faults_seen.values())} faults injected "
+        f"({', '.join(f'{kind} {n}' for kind, n in sorted(faults_seen.items()))}); "
+        f"{time.monotonic() - started:.0f} s"
+    )
+    with capsys.disabled():
+        print(f"\n{summary}")
+    assert not unexpected, "\n".join(unexpected[:10])
+    assert sum(faults_seen.values()) > CAMPAIGN_RUNS, "the schedules injected too few faults to mean much"
+    assert figures["successes"] >= 0.9 * CAMPAIGN_RUNS, summary
+
+
+def test_failed_destination_moves_no_tag_anywhere(
+    small_image: tuple[Path, str],
+    registry: RunningRegistry,
+    registry2: RunningRegistry,
+    dst_proxy: Proxy,
+) -> None:
+    layout, _ = small_image
+
+    # The second destination takes every blob but no manifest; its sibling must not keep a
+    # tag either, because tags only move once every destination holds the whole image.
+    def refuse_manifests(request: RequestView) -> Action:
+        if request.method == "PUT" and "/manifests/" in request.path:
+            return quirks.oci_error(500, "UNKNOWN", "storage backend failed")
+        return Forward()
+
+    dst_proxy.set_handler(refuse_manifests)
+    with pytest.raises(PromoteError) as caught:
+        oci_promote.copy(
+            f"oci:{layout}:v1",
+            [f"{registry.host}/a/app", f"{dst_proxy.host}/b/app"],
+            retries=1,
+            retry_delay=0.01,
+        )
+    message = str(caught.value)
+    assert f"destination {dst_proxy.host}/b/app:v1" in message and "no tag was moved" in message
+    assert tag_digest(registry, "a/app", "v1") is None
+    assert tag_digest(registry2, "b/app", "v1") is None
+
+
+def test_retry_after_is_honoured(
+    small_image: tuple[Path, str], registry: RunningRegistry, src_proxy: Proxy, registry2: RunningRegistry
+) -> None:
+    layout, digest = small_image
+    oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
+    answered: list[float] = []
+
+    def throttle_once(request: RequestView) -> Action:
+        answered.append(time.monotonic())
+        if len(answered) == 1:
+            return quirks.oci_error(429, "TOOMANYREQUESTS", "slow down", headers={"Retry-After": "1"})
+        return Forward()
+
+    src_proxy.set_handler(throttle_once)
+    result = oci_promote.copy(f"{src_proxy.host}/app:v1", [f"{registry2.host}/app:v1"], retry_delay=0.001)
+    assert result.digest == digest
+    assert answered[1] - answered[0] >= 0.95
+
+
+def test_token_outlived_by_a_slow_upload_is_renewed(
+    registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    """2-second tokens, strictly expired by the registry; throttled uploads take several seconds."""
+    layout = tmp_path / "bigger"
+    digest = build_layout(layout, "v1", ["amd64"], 3, 256 * 1024)
+    registry = registry_factory(auth="token", token_ttl_seconds=2, strict_token_expiry=True)
+    assert registry.token_server is not None
+    with Proxy(registry.url, quirks.slow(250 * 1024)) as proxy:
+        started = time.monotonic()
+        result = oci_promote.copy(
+            f"oci:{layout}:v1",
+            [f"{proxy.host}/slow/app"],
+            jobs=1,
+            dest_creds=f"{registry.username}:{registry.password}",
+        )
+        elapsed = time.monotonic() - started
+    assert result.digest == digest and elapsed > 3, elapsed
+    assert len(registry.token_server.recorded()) >= 2  # renewed, not reused past expiry
+    assert tag_digest_with_token(registry, "slow/app", "v1") == digest
+
+
+def tag_digest_with_token(registry: RunningRegistry, repo: str, tag: str) -> str | None:
+    assert registry.token_server is not None
+    token = registry.token_server.issue_token(
+        "checker", [{"type": "repository", "name": repo, "actions": ["pull"]}]
+    )
+    with httpx.Client(base_url=registry.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        response = client.head(f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT})
+    return response.headers.get("docker-content-digest") if response.status_code == 200 else None
