@@ -10,6 +10,7 @@ refuse it, and then PATCH chunks are sent, sized between the registry's
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urljoin
 
@@ -27,6 +28,8 @@ _SMALLEST_CHUNK = 64 * 1024
 #: Answers to a monolithic PUT that mean "not like this": switch to chunked.
 _MONOLITHIC_REFUSED = frozenset({405, 411, 413, 416, 501})
 _REFUSAL_CODES = frozenset({"BLOB_UPLOAD_INVALID", "UNSUPPORTED"})
+
+_RANGE = re.compile(r"(?:bytes=)?(\d+)-(\d+)")
 
 BodyFactory = Callable[[], AsyncIterator[bytes]]
 
@@ -157,8 +160,9 @@ class BlobUploader:
         response = await self._request("GET", httpx.URL(location), what)
         if response.status_code not in (200, 204):
             raise error_for(response, what, self.client.registry)
-        end = response.headers.get("range", "").rpartition("-")[2]
-        return int(end) + 1 if end.isdigit() else 0
+        # "0-N" means N+1 bytes stored; an empty session says "0-0" or (distribution) "0--1".
+        match = _RANGE.fullmatch(response.headers.get("range", "").strip())
+        return int(match[2]) + 1 if match and int(match[2]) >= int(match[1]) and match[2] != "0" else 0
 
     async def _request(self, method: str, url: httpx.URL, what: str, **kwargs: object) -> httpx.Response:
         try:
