@@ -257,6 +257,9 @@ def start_registry(
             "delete": {"enabled": True},
         },
         "http": {"secret": secrets.token_hex(16)},
+        # Accept foreign (non-distributable) layers that live at http(s) URLs, as Docker Hub
+        # does for Windows base layers; 2.8.2 refuses every URL unless allowed here.
+        "validation": {"manifests": {"urls": {"allow": ["^https?://"]}}},
     }
     token_server: TokenServer | None = None
     ca_pem_path: Path | None = None
