@@ -1,0 +1,149 @@
+"""oci_promote.action in-process: masking, escaping, Markdown, progress, verification, GHCR."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from oci_promote import action
+from oci_promote.api import GITHUB_TOKEN_USERNAME, Registries
+from oci_promote.copy import CopyResult, DestinationResult
+from oci_promote.credentials import Credential
+from oci_promote.errors import DigestMismatchError
+from oci_promote.settings import Settings
+from tests.action.conftest import FIXTURE, FIXTURE_DIGEST, FIXTURE_TAG
+from tests.action.runner import parse_commands
+from tests.harness.registry import RunningRegistry
+from tests.harness.skopeo import copy_oci_to_registry
+
+
+@pytest.fixture(autouse=True)
+def _plain_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # github-action-utils writes raw bytes to stdout under Actions; capsys wants text.
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
+def test_every_line_of_a_secret_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    action.mask_secrets(
+        {
+            "OCI_PROMOTE_SRC_PASSWORD": "first-line\nsecond-line\n",
+            "OCI_PROMOTE_DEST_CREDS": "robot:pa:ss",
+            "OCI_PROMOTE_GITHUB_TOKEN": "",
+            "OCI_PROMOTE_SOURCE": "not-a-secret",
+        }
+    )
+    masks = {c.message for c in parse_commands(capsys.readouterr().out) if c.name == "add-mask"}
+    assert masks == {
+        "first-line\nsecond-line\n",
+        "first-line\nsecond-line",
+        "first-line",
+        "second-line",
+        "robot:pa:ss",
+        "pa:ss",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", "plain"),
+        ("two\nlines", "two\\nlines"),
+        ("cr\r::error::x", "cr\\r::error::x"),
+        ("::warning::x", "  : :warning::x"),
+        ("  ::set-output name=a::b", "    : :set-output name=a::b"),
+    ],
+)
+def test_log_lines_cannot_start_a_workflow_command(text: str, expected: str) -> None:
+    line = action._one_line(text)
+    assert line == expected
+    assert parse_commands(line) == []
+
+
+def test_annotations_escape_message_and_title(capsys: pytest.CaptureFixture[str]) -> None:
+    action.annotate_failure(
+        action.ActionInputError([action.InputProblem("destinations", "bad 'x\n::error::y' 100%")])
+    )
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # one physical line
+    assert "title=Invalid input%3A destinations::" in out
+    assert "%0A::error::y" in out and "100%25" in out
+    [command] = parse_commands(out)
+    assert command.message == "destinations: bad 'x\n::error::y' 100%"
+
+
+def test_markdown_cells_survive_pipes_backticks_and_newlines() -> None:
+    assert action._code("a|b") == "`a\\|b`"
+    assert action._code("x`y") == "``x`y``"
+    assert action._code("`edge`") == "`` `edge` ``"
+    assert action._code("two\nlines") == "`two lines`"
+    assert action._fenced("has ``` inside").startswith("````text\n")
+
+
+def test_progress_line_counts_blobs_and_bytes() -> None:
+    a = DestinationResult("r/a:1", "r/a@x", "x", "1", blobs_missing=4, bytes_missing=4_000_000)
+    b = DestinationResult("r/b:1", "r/b@x", "x", "1", up_to_date=True, blobs_missing=9, bytes_missing=9)
+    assert action.progress_line([a, b], 3) == "copying: 0 of 4 blobs, 0 B of 4.0 MB (0%), 3 s"
+    a.blobs_copied, a.blobs_mounted, a.bytes_copied = 2, 1, 1_500_000
+    assert action.progress_line([a, b], 12.4) == "copying: 3 of 4 blobs, 1.5 MB of 4.0 MB (37%), 12 s"
+    assert action.progress_line([b], 1) is None
+
+
+def test_failure_summary_says_what_failed() -> None:
+    run = action.Run(phase="resolve")
+    error = DigestMismatchError("mismatch | here", expected="sha256:" + "a" * 64, got="sha256:" + "b" * 64)
+    text = action.failure_summary(error, "reg/x:1", run)
+    assert "### oci-promote: failed" in text
+    assert "| Failed while | resolve |" in text
+    assert f"| Expected digest | `sha256:{'a' * 64}` |" in text
+    # The message lacked the digests, so they were added to it.
+    assert f"```text\nmismatch | here (expected sha256:{'a' * 64}, got sha256:{'b' * 64})\n```" in text
+
+
+def test_verify_fails_when_a_destination_resolves_elsewhere(
+    registry2: RunningRegistry, fixtures_dir: Path
+) -> None:
+    """The post-copy check resolves each destination afresh and compares with the source."""
+    copy_oci_to_registry(fixtures_dir / FIXTURE, FIXTURE_TAG, registry2.ref("prod/api", "1.4.2"))
+    claimed = "sha256:" + "c" * 64
+    dest = DestinationResult(
+        registry2.ref("prod/api", "1.4.2"), f"{registry2.host}/prod/api@{claimed}", claimed, "1.4.2"
+    )
+    result = CopyResult("src", claimed, "application/vnd.oci.image.index.v1+json", False, [dest])
+    with pytest.raises(DigestMismatchError) as caught:
+        asyncio.run(action.verify(Settings(), result))
+    assert caught.value.expected == claimed and caught.value.got == FIXTURE_DIGEST
+    assert claimed in str(caught.value) and FIXTURE_DIGEST in str(caught.value)
+
+    dest.digest = FIXTURE_DIGEST
+    asyncio.run(action.verify(Settings(), CopyResult("src", FIXTURE_DIGEST, "", False, [dest])))
+
+
+async def _credential(settings: Settings, registry: str, explicit: Credential | None) -> Credential | None:
+    async with AsyncExitStack() as stack:
+        return Registries(settings, stack).client(registry, explicit).auth.credential
+
+
+def test_github_token_is_the_last_resort_for_ghcr_only(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    token = SecretStr("ghs_token")
+    settings = Settings(github_token=token, docker_config=empty)
+
+    fallback = asyncio.run(_credential(settings, "ghcr.io", None))
+    assert fallback == Credential(GITHUB_TOKEN_USERNAME, token)
+    assert asyncio.run(_credential(settings, "registry.example.com", None)) is None
+
+    explicit = Credential("me", SecretStr("pw"))
+    assert asyncio.run(_credential(settings, "ghcr.io", explicit)) == explicit
+
+    config = tmp_path / "config.json"
+    auth = base64.b64encode(b"octocat:ghp_from_login").decode()
+    config.write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}}}))
+    from_login = asyncio.run(_credential(Settings(github_token=token, docker_config=config), "ghcr.io", None))
+    assert from_login == Credential("octocat", SecretStr("ghp_from_login"))

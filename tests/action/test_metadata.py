@@ -1,0 +1,68 @@
+"""action.yml, the Settings model, action.py's tables and the README kept in step."""
+
+from __future__ import annotations
+
+import re
+
+from oci_promote import action as action_module
+from oci_promote.settings import ENV_PREFIX, Settings
+from tests.action.docs import action_section, inputs_table, outputs_table
+from tests.action.runner import load_action
+
+_INPUT_EXPR = re.compile(r"^\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}$")
+
+
+def _promote_step() -> dict[str, object]:
+    [step] = [s for s in load_action()["runs"]["steps"] if s.get("id") == "promote"]
+    return step
+
+
+def test_every_input_maps_to_a_settings_field_and_back() -> None:
+    action = load_action()
+    env = _promote_step()["env"]
+    assert isinstance(env, dict)
+    passed: dict[str, str] = {}
+    for variable, value in env.items():
+        match = _INPUT_EXPR.match(str(value))
+        if match is None:
+            assert not variable.startswith(ENV_PREFIX), f"{variable} is not fed by an input"
+            continue
+        assert variable.startswith(ENV_PREFIX), f"input {match[1]} reaches Python outside {ENV_PREFIX}*"
+        passed[match[1]] = variable.removeprefix(ENV_PREFIX).lower()
+
+    assert set(passed) == set(action["inputs"]), "every input goes to Python, and only inputs"
+    assert passed == action_module.INPUTS, "action.yml's env and action.INPUTS disagree"
+    fields = set(Settings.model_fields)
+    assert set(passed.values()) <= fields, "an input feeds no Settings field"
+    # Every field is an input or deliberately not one (with a reason), never both.
+    assert set(passed.values()).isdisjoint(action_module.NOT_INPUTS)
+    assert set(passed.values()) | set(action_module.NOT_INPUTS) == fields
+    assert set(action_module.SECRET_FIELDS) <= fields
+
+
+def test_inputs_and_outputs_are_declared_for_the_marketplace() -> None:
+    action = load_action()
+    assert action["name"] and action["description"] and len(action["description"]) <= 125
+    assert set(action["branding"]) == {"icon", "color"}
+    for name, spec in action["inputs"].items():
+        assert spec.get("description"), name
+        assert spec.get("required") or "default" in spec, f"optional input {name} has no default"
+    assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    assert action["inputs"]["source"]["required"] and action["inputs"]["destinations"]["required"]
+    assert tuple(action["outputs"]) == action_module.OUTPUTS
+    for name, spec in action["outputs"].items():
+        assert spec["description"]
+        assert spec["value"] == f"${{{{ steps.promote.outputs.{name} }}}}"
+
+
+def test_no_expression_is_ever_interpolated_into_a_script() -> None:
+    for step in load_action()["runs"]["steps"]:
+        assert "${{" not in step["run"], f"step {step.get('name')}: pass values through env: instead"
+
+
+def test_the_readme_tables_match_action_yml() -> None:
+    action = load_action()
+    path, section = action_section()
+    assert inputs_table(action) in section, f"{path}: regenerate with `python -m tests.action.docs`"
+    assert outputs_table(action) in section, f"{path}: regenerate with `python -m tests.action.docs`"
+    assert "expected-digest" in section and "steps.promote.outputs.digest" in section
