@@ -28,7 +28,7 @@ import github_action_utils as gau
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
-from .api import copy_async, resolve_digest_async
+from .api import copy_async
 from .copy import CopyResult, DestinationResult
 from .errors import (
     AuthenticationError,
@@ -296,7 +296,7 @@ def progress_line(results: Sequence[DestinationResult], seconds: float) -> str |
 
 
 async def promote(settings: Settings, run: Run) -> CopyResult:
-    """Copy (grouped by phase, with periodic progress), then resolve every destination again."""
+    """Copy, grouped by phase (the engine resolves every destination again in "verify")."""
     ticker = asyncio.ensure_future(run.report_progress())
     try:
         result = await copy_async(settings, on_phase=run.enter)
@@ -304,32 +304,8 @@ async def promote(settings: Settings, run: Run) -> CopyResult:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await ticker
-    if not settings.dry_run:
-        run.enter("verify", result.destinations)
-        await verify(settings, result)
     run.close_group()
     return result
-
-
-async def verify(settings: Settings, result: CopyResult) -> None:
-    """Resolve each destination afresh (own connection, destination credentials)."""
-    as_destination = settings.model_copy(
-        update={
-            "src_username": settings.dest_username,
-            "src_password": settings.dest_password,
-            "src_creds": settings.dest_creds,
-        }
-    )
-    for dest in result.destinations:
-        target = dest.reference if dest.tag else dest.pinned
-        got = str(await resolve_digest_async(target, as_destination))
-        if got != result.digest:
-            raise DigestMismatchError(
-                f"{target} resolves to {got} after the copy, but the source is {result.digest}",
-                expected=result.digest,
-                got=got,
-            )
-        log.info("%s resolves to %s", target, got)
 
 
 # --- reporting -----------------------------------------------------------------------------

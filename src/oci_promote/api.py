@@ -22,6 +22,7 @@ from .copy import (
     execute,
     load_graph,
     plan,
+    verify,
 )
 from .credentials import Credential, load_docker_credential
 from .digest import Digest, compute
@@ -43,7 +44,7 @@ GHCR = "ghcr.io"
 #: user name is this one.
 GITHUB_TOKEN_USERNAME = "x-access-token"
 
-#: Called as a copy enters a phase ("resolve", then "copy"), with the destinations'
+#: Called as a copy enters a phase ("resolve", "copy", then "verify"), with the destinations'
 #: results, which fill in as the copy runs (the Action groups its log and reports progress).
 PhaseCallback = Callable[[str, Sequence[DestinationResult]], None]
 
@@ -196,6 +197,9 @@ async def copy_async(settings: Settings, *, on_phase: PhaseCallback | None = Non
             _log_plan(dest)
         if not settings.dry_run:
             await execute(destinations, graph, source, sem)
+            if on_phase is not None:
+                on_phase("verify", [d.result for d in destinations])
+            await verify(destinations, digest, sem)
         for dest in destinations:
             dest.result.seconds = round(time.monotonic() - dest.started, 3)
         return CopyResult(

@@ -301,10 +301,11 @@ async def verify_destination(dest: Destination, digest: Digest) -> None:
     got = await _head_digest(dest.client, dest.repository, target, head.digest) if head else None
     if got != str(digest):
         raise DigestMismatchError(
-            f"{dest.label} resolves to {got or 'nothing'} after the push, not {digest}",
+            f"{dest.label} resolves to {got or 'nothing'} after the push, but the source is {digest}",
             expected=str(digest),
             got=got or "nothing",
         )
+    log.info("%s resolves to %s", dest.label, got)
 
 
 async def execute(
@@ -338,7 +339,12 @@ async def execute(
         moved.append(dest.label)
 
     await _bounded(sem, ((d, move_tag(d)) for d in tagging), lambda: _moved_note(moved))
-    await _bounded(sem, ((d, verify_destination(d, top.digest)) for d in pending), "")
+
+
+async def verify(destinations: Sequence[Destination], digest: Digest, sem: asyncio.Semaphore) -> None:
+    """Resolve every written destination again: it must give the source digest."""
+    written = [d for d in destinations if not d.up_to_date]
+    await _bounded(sem, ((d, verify_destination(d, digest)) for d in written), "")
 
 
 def _moved_note(moved: list[str]) -> str:

@@ -152,3 +152,28 @@ def test_crafted_references_are_one_line_errors(text: str) -> None:
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("oci-promote: error:")
     assert not any(line.startswith("::") for line in result.stderr.splitlines())
+
+
+def test_destination_that_resolves_elsewhere_after_the_push_fails(
+    tmp_path: Path, registry2: RunningRegistry
+) -> None:
+    layout = tmp_path / "layout"
+    build_layout(layout, "v1", ["amd64"], 1, 4096)
+    other = "sha256:" + "c" * 64
+
+    def rewrite(status: int, headers: Headers) -> tuple[int, Headers]:
+        return status, [(k, other if k.lower() == "docker-content-digest" else v) for k, v in headers]
+
+    with Proxy(registry2.url) as proxy:
+        # Only the check after the push is lied to: the tag's HEAD once the tag exists.
+        proxy.set_handler(
+            lambda r: (
+                Forward(rewrite_response=rewrite)
+                if r.method == "HEAD" and r.path.endswith("/manifests/v1") and r.index > 1
+                else Forward()
+            )
+        )
+        with pytest.raises(DigestMismatchError) as caught:
+            oci_promote.copy(f"oci:{layout}:v1", [f"{proxy.host}/moved/app"])
+    assert caught.value.got == other and other in str(caught.value)
+    assert "after the push" in str(caught.value)
