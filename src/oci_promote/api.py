@@ -25,7 +25,7 @@ from .copy import (
     verify,
 )
 from .credentials import Credential, load_docker_credential
-from .digest import Digest, compute
+from .digest import Digest, parse_digest
 from .errors import DigestMismatchError, UsageError
 from .layout import LayoutSource, is_layout_reference, parse_layout_reference
 from .reference import Reference, parse_reference
@@ -264,8 +264,6 @@ async def resolve_digest_async(text: str, settings: Settings) -> Digest:
 
 
 def _parse_header_digest(value: str, ref: Reference) -> Digest:
-    from .digest import parse_digest
-
     try:
         return parse_digest(value)
     except UsageError:
@@ -280,4 +278,4 @@ def resolve_digest(text: str, **settings: Any) -> Digest:
     return asyncio.run(resolve_digest_async(text, Settings(**settings)))
 
 
-__all__ = ["compute", "copy", "copy_async", "resolve_digest", "resolve_digest_async"]
+__all__ = ["copy", "copy_async", "resolve_digest", "resolve_digest_async"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from .digest import Digest, parse_digest
 from .errors import IncompleteSourceError, InvalidReferenceError, ManifestError, UsageError
-from .media import MANIFEST_TYPES, Descriptor, Manifest
+from .media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, Descriptor, Manifest
 from .sources import verified_manifest
 
 LAYOUT_PREFIX = "oci:"
@@ -125,8 +125,13 @@ class LayoutSource:
         )
 
     async def _read_manifest(self, digest: Digest, what: str) -> bytes:
+        path = self._blob_path(digest)
         try:
-            return await asyncio.to_thread(self._blob_path(digest).read_bytes)
+            if path.stat().st_size > MAX_MANIFEST_BYTES:  # never read a huge file into memory
+                raise ManifestError(
+                    f"{self.description}: {what} {digest} is over the {MAX_MANIFEST_BYTES}-byte limit"
+                )
+            return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             raise IncompleteSourceError(
                 f"{self.description}: {what} {digest} is missing from the layout",
@@ -148,14 +153,8 @@ class LayoutSource:
         finally:
             handle.close()
 
-    async def blob_exists(self, digest: Digest) -> bool:
-        return self._blob_path(digest).is_file()
-
     def destination_tag(self) -> str | None:
         return self.ref.tag
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _str_or_none(value: Any) -> str | None:
