@@ -29,7 +29,7 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from .api import copy_async
-from .copy import CopyResult, DestinationResult
+from .copy import CopyResult, DestinationResult, human_size
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -290,7 +290,7 @@ def progress_line(results: Sequence[DestinationResult], seconds: float) -> str |
     sent = sum(r.bytes_copied for r in results)
     percent = f" ({100 * sent // total_bytes}%)" if total_bytes else ""
     return (
-        f"copying: {done} of {_plural(total, 'blob')}, {_size(sent)} of {_size(total_bytes)}"
+        f"copying: {done} of {_plural(total, 'blob')}, {human_size(sent)} of {human_size(total_bytes)}"
         f"{percent}, {seconds:.0f} s"
     )
 
@@ -473,17 +473,6 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _size(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    value = float(n)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1000
-        if value < 1000 or unit == "GB":
-            break
-    return f"{value:.1f} {unit}"
-
-
 # --- entry point ---------------------------------------------------------------------------
 
 
@@ -513,24 +502,7 @@ def main() -> int:
         raise
 
     for dest in result.destinations:
-        if result.dry_run:
-            log.info(
-                "%s: would send %s (%s)%s",
-                dest.reference,
-                _plural(dest.blobs_missing, "blob"),
-                _size(dest.bytes_missing),
-                "; up to date" if dest.up_to_date else "",
-            )
-        else:
-            log.info(
-                "%s: %d blob(s) copied, %d mounted, %d skipped, %s, %.2f s",
-                dest.pinned,
-                dest.blobs_copied,
-                dest.blobs_mounted,
-                dest.blobs_skipped,
-                _size(dest.bytes_copied),
-                dest.seconds,
-            )
+        log.info("%s", dest.summary(result.dry_run))
     set_outputs(result)
     declare_artifacts(result)
     write_summary(success_summary(result))

@@ -138,25 +138,7 @@ def _print_copy(result: CopyResult, as_json: bool) -> None:
         for dest in result.destinations:
             print(dest.pinned)
     for dest in result.destinations:
-        if result.dry_run:
-            log.info(
-                "plan %s: %d blob(s) to send (%d bytes), %d already there%s",
-                dest.reference,
-                dest.blobs_missing,
-                dest.bytes_missing,
-                dest.blobs_skipped,
-                "; up to date" if dest.up_to_date else "",
-            )
-        else:
-            log.info(
-                "%s: %d blob(s) copied, %d mounted, %d skipped, %d bytes, %.2fs",
-                dest.pinned,
-                dest.blobs_copied,
-                dest.blobs_mounted,
-                dest.blobs_skipped,
-                dest.bytes_copied,
-                dest.seconds,
-            )
+        log.info("%s", dest.summary(result.dry_run))
     if result.dry_run and not as_json:
         for dest in result.destinations:
             print(

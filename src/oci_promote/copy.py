@@ -61,6 +61,29 @@ class DestinationResult:
     bytes_missing: int = 0
     seconds: float = 0.0
 
+    def summary(self, dry_run: bool) -> str:
+        """One human line: what a dry run would send, or what the copy did."""
+        if dry_run:
+            state = "up to date" if self.up_to_date else f"would send {self.blobs_missing} blob(s)"
+            size = human_size(self.bytes_missing)
+            return f"{self.reference}: {state} ({size}), {self.blobs_skipped} already there"
+        return (
+            f"{self.pinned}: {self.blobs_copied} blob(s) copied, {self.blobs_mounted} mounted, "
+            f"{self.blobs_skipped} skipped, {human_size(self.bytes_copied)}, {self.seconds:.2f} s"
+        )
+
+
+def human_size(n: int) -> str:
+    """Bytes in decimal units, as registries and CI logs show them."""
+    if n < 1000:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
+
 
 @dataclass
 class CopyResult:
