@@ -287,7 +287,7 @@ def progress_line(results: Sequence[DestinationResult], seconds: float) -> str |
     if total == 0:
         return None
     done = sum(r.blobs_copied + r.blobs_mounted for r in results)
-    sent = sum(r.bytes_copied for r in results)
+    sent = sum(r.bytes_copied + r.bytes_in_flight for r in results)
     percent = f" ({100 * sent // total_bytes}%)" if total_bytes else ""
     return (
         f"copying: {done} of {_plural(total, 'blob')}, {human_size(sent)} of {human_size(total_bytes)}"

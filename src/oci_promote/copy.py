@@ -60,6 +60,8 @@ class DestinationResult:
     blobs_missing: int = 0
     bytes_missing: int = 0
     seconds: float = 0.0
+    #: Bytes of blobs still on their way, for progress reports; not part of the result.
+    bytes_in_flight: int = field(default=0, repr=False, compare=False)
 
     def summary(self, dry_run: bool) -> str:
         """One human line: what a dry run would send, or what the copy did."""
@@ -94,7 +96,10 @@ class CopyResult:
     destinations: list[DestinationResult] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for dest in data["destinations"]:
+            del dest["bytes_in_flight"]
+        return data
 
 
 @dataclass
@@ -276,19 +281,34 @@ async def move_blob(
                 dest.result.blobs_mounted += 1
                 return
             location = mount.upload_location
-    await dest.uploader.upload(
-        repo, blob.digest, blob.size, lambda: _verified(source, blob), what, session=location
-    )
+    in_flight = [0]  # this blob's bytes counted in dest.result.bytes_in_flight
+
+    def count(n: int) -> None:
+        in_flight[0] += n
+        dest.result.bytes_in_flight += n
+
+    def body() -> AsyncIterator[bytes]:
+        dest.result.bytes_in_flight -= in_flight[0]  # a retry starts the count again
+        in_flight[0] = 0
+        return _verified(source, blob, count)
+
+    try:
+        await dest.uploader.upload(repo, blob.digest, blob.size, body, what, session=location)
+    finally:
+        dest.result.bytes_in_flight -= in_flight[0]
     dest.result.blobs_copied += 1
     dest.result.bytes_copied += blob.size
 
 
-async def _verified(source: ImageSource, blob: Descriptor) -> AsyncIterator[bytes]:
+async def _verified(
+    source: ImageSource, blob: Descriptor, count: Callable[[int], None]
+) -> AsyncIterator[bytes]:
     """Stream a blob from the source, checking size and digest as the bytes pass."""
     verifier = DigestVerifier(blob.digest, blob.size)
     try:
         async for chunk in source.open_blob(blob):
             verifier.update(chunk)
+            count(len(chunk))
             yield chunk
     except NotFoundError:
         raise IncompleteSourceError(

@@ -122,3 +122,39 @@ def test_relative_upload_locations_are_followed(
             if "/blobs/uploads/" in e.path and e.status in (201, 202)
         ]
     assert locations and all(loc.startswith("/v2/") for loc in locations if loc)
+
+
+def test_bytes_in_flight_show_progress_inside_one_large_blob(
+    tmp_path: Path, registry: RunningRegistry
+) -> None:
+    """Progress must move while a single big blob uploads, not only when it completes."""
+    import asyncio
+
+    from oci_promote import Settings
+    from oci_promote.copy import DestinationResult
+    from tests.harness import quirks
+
+    layout = tmp_path / "layout"
+    build_layout(layout, "v1", ["amd64"], 1, 1024 * 1024)
+    samples: list[tuple[int, int]] = []
+    results: list[DestinationResult] = []
+
+    async def run(proxy_host: str) -> None:
+        async def sample() -> None:
+            while True:
+                await asyncio.sleep(0.05)
+                if results:
+                    samples.append((results[0].bytes_in_flight, results[0].blobs_copied))
+
+        sampler = asyncio.ensure_future(sample())
+        settings = Settings(source=f"oci:{layout}:v1", destinations=[f"{proxy_host}/progress/app"])
+        try:
+            result = await oci_promote.copy_async(settings, on_phase=lambda _, r: results.extend(r[:1]))
+        finally:
+            sampler.cancel()
+        assert result.destinations[0].bytes_in_flight == 0  # nothing left counted once done
+        assert "bytes_in_flight" not in result.to_dict()["destinations"][0]
+
+    with Proxy(registry.url, quirks.slow(1024 * 1024)) as proxy:
+        asyncio.run(run(proxy.host))
+    assert any(0 < sent < 1024 * 1024 for sent, copied in samples if copied == 0)
