@@ -231,6 +231,7 @@ def start_registry(
     username: str = DEFAULT_USERNAME,
     password: str = DEFAULT_PASSWORD,
     token_ttl_seconds: int = 300,
+    token_advertised_ttl_seconds: int | None = None,
     anonymous_pull: bool = False,
     strict_token_expiry: bool = False,
     tls: bool = False,
@@ -272,6 +273,7 @@ def start_registry(
             workdir=workdir,
             users={username: password},
             ttl_seconds=token_ttl_seconds,
+            advertised_ttl_seconds=token_advertised_ttl_seconds,
             anonymous_pull=anonymous_pull,
             strict_expiry=strict_token_expiry,
         ).start()

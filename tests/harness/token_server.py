@@ -111,6 +111,9 @@ class TokenServer:
     service: str = "oci-promote-test-registry"
     issuer: str = "oci-promote-test-issuer"
     ttl_seconds: int = 300
+    #: The `expires_in` to announce, when it should differ from the real lifetime (a token
+    #: server that overstates it makes clients meet expired tokens as 401s).
+    advertised_ttl_seconds: int | None = None
     anonymous_pull: bool = False
     strict_expiry: bool = False
     allowed_actions: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -238,7 +241,7 @@ class TokenServer:
                     body = {
                         "token": token,
                         "access_token": token,
-                        "expires_in": server.ttl_seconds,
+                        "expires_in": server.advertised_ttl_seconds or server.ttl_seconds,
                         "issued_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                     }
                 with server._lock:

@@ -210,6 +210,31 @@ def test_token_outlived_by_a_slow_upload_is_renewed(
     assert tag_digest_with_token(registry, "slow/app", "v1") == digest
 
 
+def test_token_that_expires_early_is_renewed_on_401(
+    registry_factory: RegistryFactory, tmp_path: Path
+) -> None:
+    """The token server says 300 s but the registry rejects tokens after 2 s: 401s must renew."""
+    layout = tmp_path / "bigger"
+    digest = build_layout(layout, "v1", ["amd64"], 3, 256 * 1024)
+    registry = registry_factory(
+        auth="token", token_ttl_seconds=2, token_advertised_ttl_seconds=300, strict_token_expiry=True
+    )
+    assert registry.token_server is not None
+    with Proxy(registry.url, quirks.slow(250 * 1024)) as proxy:
+        result = oci_promote.copy(
+            f"oci:{layout}:v1",
+            [f"{proxy.host}/early/app"],
+            jobs=1,
+            retry_delay=0.01,
+            dest_creds=f"{registry.username}:{registry.password}",
+        )
+        unauthorized = [e for e in proxy.exchanges() if e.status == 401]
+    assert result.digest == digest
+    assert unauthorized, "the registry never rejected a lapsed token: the test proves nothing"
+    assert len(registry.token_server.recorded()) >= 2
+    assert tag_digest_with_token(registry, "early/app", "v1") == digest
+
+
 def tag_digest_with_token(registry: RunningRegistry, repo: str, tag: str) -> str | None:
     assert registry.token_server is not None
     token = registry.token_server.issue_token(
