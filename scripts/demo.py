@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from tests.harness import skopeo  # noqa: E402
 from tests.harness.registry import start_registry  # noqa: E402
 
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "regclient-testrepo"
+FIXTURE = ROOT / "tests" / "fixtures" / "regclient-testrepo"
 CLI = [sys.executable, "-m", "oci_promote"]
 
 
@@ -39,7 +39,7 @@ def promote(*args: str) -> str:
 
 def main() -> int:
     if not (FIXTURE / "index.json").is_file():
-        print(f"demo: the shared fixtures are not at {FIXTURE}", file=sys.stderr)
+        print(f"demo: the fixture image is not at {FIXTURE}", file=sys.stderr)
         return 2
     with (
         tempfile.TemporaryDirectory(prefix="oci-promote-demo-") as tmp,

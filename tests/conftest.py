@@ -21,7 +21,10 @@ import pytest
 from tests.harness.registry import REGISTRY_BINARY, RunningRegistry, start_registry
 from tests.harness.skopeo import SKOPEO_BINARY
 
-FIXTURES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+#: Third-party OCI layouts, vendored byte for byte from the team's shared/fixtures (see
+#: tests/fixtures/SOURCES.md) so a clone tests itself anywhere, GitHub's runners included.
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+SHARED_FIXTURES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 ALLOW_SKIP_ENV = "OCI_PROMOTE_ALLOW_SKIP"
 RegistryFactory = Callable[..., RunningRegistry]
 
@@ -46,9 +49,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """Third-party, byte-exact OCI layouts shared beside the repo. Never modify them."""
+    """Third-party, byte-exact OCI layouts. Never modify them."""
     if not FIXTURES_DIR.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES_DIR}", pytrace=False)
+        pytest.fail(f"fixtures not found at {FIXTURES_DIR}", pytrace=False)
     return FIXTURES_DIR
 
 
