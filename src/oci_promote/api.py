@@ -15,7 +15,6 @@ from typing import Any
 
 from .auth import RegistryAuth
 from .copy import (
-    CopyOptions,
     CopyResult,
     Destination,
     DestinationResult,
@@ -131,33 +130,30 @@ def _parse_destinations(settings: Settings, source: ImageSource) -> list[Referen
     return out
 
 
+def _open_destinations(settings: Settings, source: ImageSource, registries: Registries) -> list[Destination]:
+    """A client per destination, told up front which scopes it will need (push, mount source)."""
+    destinations = []
+    for ref in _parse_destinations(settings, source):
+        client = registries.client(ref.registry, settings.destination_credential())
+        mount = source.registry_location
+        same_registry = mount is not None and mount[0] == ref.registry and mount[1] != ref.repository
+        also = (f"repository:{mount[1]}:pull",) if mount and same_registry else ()
+        client.auth.declare(ref.repository, "pull,push", also=also)
+        label = str(ref.with_digest(None)) if ref.tag else ref.name
+        result = DestinationResult(reference=label, pinned="", digest="", tag=ref.tag)
+        destinations.append(Destination(ref, client, registries.uploader(client), ref.tag, result))
+    return destinations
+
+
 async def copy_async(settings: Settings, *, on_phase: PhaseCallback | None = None) -> CopyResult:
     """Copy `settings.source` to every destination, preserving the manifest digest."""
     expected = settings.expected()
     if not settings.source:
         raise UsageError("no source given")
-    options = CopyOptions(settings.jobs, settings.include_foreign_layers, settings.dry_run, expected)
     async with AsyncExitStack() as stack:
         registries = Registries(settings, stack)
         source = _parse_source(settings.source, registries)
-        dest_refs = _parse_destinations(settings, source)
-        destinations = []
-        for ref in dest_refs:
-            client = registries.client(ref.registry, settings.destination_credential())
-            mount = source.registry_location
-            also = (
-                (f"repository:{mount[1]}:pull",)
-                if mount and mount[0] == ref.registry and mount[1] != ref.repository
-                else ()
-            )
-            client.auth.declare(ref.repository, "pull,push", also=also)
-            result = DestinationResult(
-                reference=str(ref.with_digest(None)) if ref.tag else ref.name,
-                pinned="",
-                digest="",
-                tag=ref.tag,
-            )
-            destinations.append(Destination(ref, client, registries.uploader(client), ref.tag, result))
+        destinations = _open_destinations(settings, source, registries)
 
         if on_phase is not None:
             on_phase("resolve", [d.result for d in destinations])
@@ -192,7 +188,7 @@ async def copy_async(settings: Settings, *, on_phase: PhaseCallback | None = Non
                 len(graph.foreign),
             )
         sem = asyncio.Semaphore(settings.jobs)
-        await plan(destinations, graph, source, options, sem)
+        await plan(destinations, graph, source, sem)
         for dest in destinations:
             _log_plan(dest)
         if not settings.dry_run:

@@ -35,14 +35,6 @@ T = TypeVar("T")
 _MAX_DEPTH = 8
 
 
-@dataclass(frozen=True)
-class CopyOptions:
-    jobs: int = 4
-    include_foreign_layers: bool = False
-    dry_run: bool = False
-    expected_digest: Digest | None = None
-
-
 @dataclass
 class DestinationResult:
     reference: str
@@ -111,12 +103,14 @@ class ImageGraph:
     children: list[Manifest]
     blobs: dict[Digest, Descriptor]
     foreign: list[Descriptor]
+    include_foreign: bool
 
-    def blobs_of(self, manifests: Iterable[Manifest], include_foreign: bool) -> dict[Digest, Descriptor]:
+    def blobs_of(self, manifests: Iterable[Manifest]) -> dict[Digest, Descriptor]:
+        """The blobs these manifests need copied (foreign layers only when asked for)."""
         out: dict[Digest, Descriptor] = {}
         for manifest in manifests:
             for blob in manifest.blobs:
-                if include_foreign or not blob.is_foreign:
+                if self.include_foreign or not blob.is_foreign:
                     out.setdefault(blob.digest, blob)
         return out
 
@@ -173,14 +167,13 @@ async def load_graph(source: ImageSource, top: Manifest, include_foreign: bool) 
     for manifest in everything:
         for blob in manifest.blobs:
             (blobs if include_foreign or not blob.is_foreign else foreign).setdefault(blob.digest, blob)
-    return ImageGraph(top, order, blobs, list(foreign.values()))
+    return ImageGraph(top, order, blobs, list(foreign.values()), include_foreign)
 
 
 async def plan_destination(
     dest: Destination,
     graph: ImageGraph,
     source: ImageSource,
-    options: CopyOptions,
     sem: asyncio.Semaphore,
 ) -> None:
     """Find out, with HEADs only, what `dest` lacks. Writes nothing."""
@@ -208,7 +201,7 @@ async def plan_destination(
             sem, ((dest, client.head_manifest(repo, str(c.digest))) for c in graph.children)
         )
         missing_children = [c for c, f in zip(graph.children, found, strict=True) if f is None]
-    needed = graph.blobs_of([*missing_children, graph.top], options.include_foreign_layers)
+    needed = graph.blobs_of([*missing_children, graph.top])
     present_blobs: set[Digest] = set()
     if exists is not False:
         present = await _bounded(sem, ((dest, client.blob_exists(repo, d)) for d in needed))
@@ -229,14 +222,13 @@ async def plan(
     destinations: Sequence[Destination],
     graph: ImageGraph,
     source: ImageSource,
-    options: CopyOptions,
     sem: asyncio.Semaphore,
 ) -> None:
     """Plan every destination; an error names its destination."""
 
     async def one(dest: Destination) -> None:
         try:
-            await plan_destination(dest, graph, source, options, sem)
+            await plan_destination(dest, graph, source, sem)
         except PromoteError as e:
             e.add_context(f"destination {dest.label}", "nothing was written")
             raise

@@ -125,9 +125,9 @@ def test_relative_upload_locations_are_followed(
 
 
 def test_bytes_in_flight_show_progress_inside_one_large_blob(
-    tmp_path: Path, registry: RunningRegistry
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
-    """Progress must move while a single big blob uploads, not only when it completes."""
+    """Progress must move while a single big blob streams, not only when it completes."""
     import asyncio
 
     from oci_promote import Settings
@@ -135,11 +135,12 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
     from tests.harness import quirks
 
     layout = tmp_path / "layout"
-    build_layout(layout, "v1", ["amd64"], 1, 1024 * 1024)
+    build_layout(layout, "v1", ["amd64"], 1, 4 * 1024 * 1024)
+    oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
     samples: list[tuple[int, int]] = []
     results: list[DestinationResult] = []
 
-    async def run(proxy_host: str) -> None:
+    async def run(source: str) -> None:
         async def sample() -> None:
             while True:
                 await asyncio.sleep(0.05)
@@ -147,7 +148,7 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
                     samples.append((results[0].bytes_in_flight, results[0].blobs_copied))
 
         sampler = asyncio.ensure_future(sample())
-        settings = Settings(source=f"oci:{layout}:v1", destinations=[f"{proxy_host}/progress/app"])
+        settings = Settings(source=source, destinations=[f"{registry2.host}/progress/app"], jobs=1)
         try:
             result = await oci_promote.copy_async(settings, on_phase=lambda _, r: results.extend(r[:1]))
         finally:
@@ -155,6 +156,8 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
         assert result.destinations[0].bytes_in_flight == 0  # nothing left counted once done
         assert "bytes_in_flight" not in result.to_dict()["destinations"][0]
 
-    with Proxy(registry.url, quirks.slow(1024 * 1024)) as proxy:
-        asyncio.run(run(proxy.host))
-    assert any(0 < sent < 1024 * 1024 for sent, copied in samples if copied == 0)
+    # The source trickles the blob out at 2 MiB/s: the count must rise while it streams.
+    with Proxy(registry.url, quirks.slow(2 * 1024 * 1024, downloads=True)) as slow_source:
+        asyncio.run(run(f"{slow_source.host}/app:v1"))
+    partial = {sent for sent, copied in samples if 0 < sent < 4 * 1024 * 1024}
+    assert len(partial) >= 2, samples
