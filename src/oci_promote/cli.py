@@ -64,7 +64,7 @@ def _common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
         f"{ENV_PREFIX}RETRY_DELAY, _RETRY_MAX_DELAY, _RETRY_AFTER_CAP and "
         "_RETRY_BUDGET tune backoff and the per-copy total",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every request decision")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log every HTTP request")
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
 
 
@@ -129,6 +129,11 @@ def _setup_logging(args: argparse.Namespace) -> None:
     log.handlers[:] = [handler]
     log.propagate = False
     log.setLevel(logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+    if args.verbose:  # every request and its status (httpx never logs headers, so no credentials)
+        requests = logging.getLogger("httpx")
+        requests.handlers[:] = [handler]
+        requests.propagate = False
+        requests.setLevel(logging.INFO)
 
 
 def _print_copy(result: CopyResult, as_json: bool) -> None:
