@@ -15,7 +15,7 @@ from oci_promote.transport import RetryPolicy
 from tests.conftest import RegistryFactory
 from tests.harness import quirks, skopeo
 from tests.harness.images import MIB, build_layout
-from tests.harness.proxy import Proxy, RecordingServer
+from tests.harness.proxy import Action, Forward, Headers, Proxy, RecordingServer, RequestView
 from tests.harness.registry import RunningRegistry
 
 
@@ -145,3 +145,24 @@ def test_https_to_http_redirect_is_refused() -> None:
         httpx.URL("https://registry.example/v2/a/blobs/y"),
         credentials,
     )
+
+
+def test_chunks_are_never_smaller_than_the_registry_asks(tmp_path: Path, registry2: RunningRegistry) -> None:
+    layout = tmp_path / "layout"
+    digest = build_layout(layout, "v1", ["amd64"], 1, 1024 * 1024)
+    minimum = 300_000
+
+    def announce_minimum(status: int, headers: Headers) -> tuple[int, Headers]:
+        return status, [*headers, ("OCI-Chunk-Min-Length", str(minimum))]
+
+    def handler(request: RequestView) -> Action:
+        starts_session = request.method == "POST" and request.path.endswith("/blobs/uploads/")
+        return Forward(rewrite_response=announce_minimum) if starts_session else Forward()
+
+    with Proxy(registry2.url, handler) as proxy:
+        result = oci_promote.copy(
+            f"oci:{layout}:v1", [f"{proxy.host}/min/app"], chunked=True, chunk_size=65536
+        )
+        layer_patches = [size for status, size in _bodies(proxy, "PATCH") if size > 10_000]
+    assert result.digest == digest
+    assert layer_patches and all(size >= minimum for size in layer_patches[:-1])
