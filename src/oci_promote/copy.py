@@ -179,10 +179,9 @@ async def plan_destination(
     """Find out, with HEADs only, what `dest` lacks. Writes nothing."""
     digest = graph.top.digest
     client, repo = dest.client, dest.repository
-    head = await client.head_manifest(repo, dest.tag or str(digest))
-    if head is not None and await _head_digest(client, repo, dest.tag or str(digest), head.digest) == str(
-        digest
-    ):
+    target = dest.tag or str(digest)
+    head = await client.head_manifest(repo, target)
+    if head is not None and await _head_digest(client, repo, target, head.digest) == str(digest):
         dest.up_to_date = True
         dest.result.up_to_date = True
         dest.result.blobs_skipped = len(graph.blobs)
@@ -208,11 +207,8 @@ async def plan_destination(
         present_blobs = {d for d, p in zip(needed, present, strict=True) if p}
     dest.missing_children = missing_children
     dest.result.manifests_skipped = len(graph.children) - len(missing_children)
-    mount_from = _mount_source(source, dest)
-    for blob_digest, blob in needed.items():
-        if blob_digest in present_blobs:
-            continue
-        dest.blob_moves.append((blob, "mount" if mount_from else "upload"))
+    how: Literal["mount", "upload"] = "mount" if _can_mount(source, dest) else "upload"
+    dest.blob_moves = [(blob, how) for d, blob in needed.items() if d not in present_blobs]
     dest.result.blobs_skipped = len(graph.blobs) - len(dest.blob_moves)
     dest.result.blobs_missing = len(dest.blob_moves)
     dest.result.bytes_missing = sum(b.size for b, _ in dest.blob_moves)
@@ -247,14 +243,12 @@ async def _head_digest(client: RegistryClient, repo: str, target: str, header: s
     return str(compute(raw))
 
 
-def _mount_source(source: ImageSource, dest: Destination) -> str | None:
-    location = source.registry_location
-    if location is None:
-        return None
-    registry, repository = location
-    if registry == dest.reference.registry and repository != dest.repository:
-        return repository
-    return None
+def _can_mount(source: ImageSource, dest: Destination) -> bool:
+    """Blobs can be mounted from another repository of the same registry."""
+    if source.registry_location is None:
+        return False
+    registry, repository = source.registry_location
+    return registry == dest.reference.registry and repository != dest.repository
 
 
 async def move_blob(
