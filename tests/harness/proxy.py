@@ -43,13 +43,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import h11
+
+from .http_thread import LoopbackHTTPServer
 
 _READ_SIZE = 64 * 1024
 # Per-connection headers a proxy must not forward (RFC 9110 7.6.1). Expect is answered here.
@@ -756,26 +758,16 @@ class RecordingServer:
         self.reject_authorization = reject_authorization
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LoopbackHTTPServer | None = None
 
     def start(self) -> RecordingServer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name=self.name, daemon=True
-        )
-        self._thread.start()
+        self._http = LoopbackHTTPServer(self._handler_class(), self.name)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> RecordingServer:
         return self.start()
@@ -790,8 +782,8 @@ class RecordingServer:
 
     @property
     def port(self) -> int:
-        assert self._server is not None, f"{self.name} not started"
-        return int(self._server.server_address[1])
+        assert self._http is not None, f"{self.name} not started"
+        return self._http.port
 
     @property
     def host(self) -> str:

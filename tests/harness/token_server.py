@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -36,6 +36,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from .http_thread import LoopbackHTTPServer
 
 #: distribution 2.8.2 accepts a token up to this long after its ``exp`` (token.Leeway).
 REGISTRY_LEEWAY_SECONDS = 60
@@ -126,33 +128,23 @@ class TokenServer:
         self.cert_pem_path = self.workdir / "token-issuer.pem"
         self.cert_pem_path.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
         self._x5c = base64.b64encode(self._cert.public_bytes(serialization.Encoding.DER)).decode()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LoopbackHTTPServer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> TokenServer:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="token-server", daemon=True
-        )
-        self._thread.start()
+        self._http = LoopbackHTTPServer(self._handler_class(), "token-server")
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "token server not started"
-        return int(self._server.server_address[1])
+        assert self._http is not None, "token server not started"
+        return self._http.port
 
     @property
     def realm(self) -> str:
