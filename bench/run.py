@@ -53,8 +53,9 @@ ACCEPT = ", ".join(
     ]
 )
 TOOLS = ("oci-promote", "skopeo")
-# Run skopeo in a private mount namespace with an empty dir bound over its root cache dir.
-_FRESH_CACHE = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+# Run skopeo in a private mount namespace with an empty dir bound over its root cache dir
+# (created first on a machine where skopeo has never run as root).
+_FRESH_CACHE = 'mkdir -p "$2" && mount --bind "$1" "$2" && shift 2 && exec "$@"'
 
 
 # --------------------------------------------------------------------------- running tools
