@@ -44,6 +44,7 @@ from .errors import (
 from .layout import is_layout_reference, parse_layout_reference
 from .reference import DOCKER_HUB, parse_reference
 from .settings import ENV_PREFIX, Settings
+from .transport import use_large_reads
 
 log = logging.getLogger("oci_promote")
 
@@ -479,6 +480,7 @@ def _plural(n: int, noun: str) -> str:
 def main() -> int:
     mask_secrets(os.environ)  # first: nothing may be printed before the masks
     _setup_logging()
+    use_large_reads()
     run = Run()
     source = os.environ.get(ENV_PREFIX + "SOURCE", "").strip()
     try:

@@ -20,6 +20,7 @@ from .api import copy_async, resolve_digest_async
 from .copy import CopyResult
 from .errors import PromoteError
 from .settings import ENV_PREFIX, Settings
+from .transport import use_large_reads
 
 log = logging.getLogger("oci_promote")
 
@@ -156,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
+    use_large_reads()
     try:
         settings = _settings(args)
         if args.command == "copy":

@@ -11,17 +11,20 @@ import asyncio
 import functools
 import os
 import random
+import socket
 import ssl
+import sys
+import threading
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from . import __name__ as _package
-from .errors import RegistryError, TransportError
+from .errors import RegistryError, TransportError, UsageError
 from .reference import is_loopback_registry
 
 USER_AGENT = f"{_package.replace('_', '-')}/0.1"
@@ -84,10 +87,92 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
 
 @functools.cache
 def _tls_context(ca_file: str | None, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    """Shared by every client: loading a CA bundle is the slow part of making a client."""
-    if ca_file or cert_file or cert_dir:
-        return ssl.create_default_context(cafile=ca_file or cert_file, capath=None if ca_file else cert_dir)
-    return httpx.create_ssl_context(verify=True, trust_env=False)
+    """Shared by every client, so a CA bundle is loaded at most once per process.
+
+    An explicit `--ca-file` is loaded now, so a bad one is a usage error before any
+    request; the environment's or certifi's bundle only at the first TLS handshake.
+    """
+    if ca_file:
+        try:
+            return ssl.create_default_context(cafile=ca_file)
+        except OSError as e:  # ssl.SSLError included: not PEM
+            raise UsageError(f"cannot load CA certificates from {ca_file}: {e.strerror or e}") from None
+    return DeferredTrustContext.create(cafile=cert_file, capath=None if cert_file else cert_dir)
+
+
+class DeferredTrustContext(ssl.SSLContext):
+    """`ssl.create_default_context`, with its CA bundle loaded at the first TLS handshake.
+
+    Loading a bundle takes about 20 ms, and a copy between plain-HTTP registries
+    never needs one. anyio calls `wrap_bio` of an SSLContext subclass in a worker
+    thread, so the load never blocks the event loop; the lock makes it happen once.
+    With no file or directory given, the bundle is certifi's, as in httpx.
+    """
+
+    _cafile: str | None
+    _capath: str | None
+    _loaded: bool
+    _lock: threading.Lock
+
+    @classmethod
+    def create(cls, cafile: str | None = None, capath: str | None = None) -> DeferredTrustContext:
+        context = cls(ssl.PROTOCOL_TLS_CLIENT)  # verify_mode CERT_REQUIRED, check_hostname on
+        if sys.version_info >= (3, 13):  # as create_default_context does from 3.13 on
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+        keylog = os.environ.get("SSLKEYLOGFILE")
+        if keylog and not sys.flags.ignore_environment:
+            context.keylog_filename = keylog
+        context._cafile, context._capath = cafile, capath
+        context._loaded, context._lock = False, threading.Lock()
+        return context
+
+    def load_trust(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            if not (self._cafile or self._capath):
+                import certifi
+
+                self._cafile = certifi.where()
+            try:
+                self.load_verify_locations(cafile=self._cafile, capath=self._capath)
+            except OSError as e:  # surfaces as a connection error naming the bundle
+                source = self._cafile or self._capath
+                raise ssl.SSLError(f"cannot load CA certificates from {source}: {e.strerror or e}") from None
+            self._loaded = True
+
+    def wrap_bio(
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLObject:
+        self.load_trust()
+        return super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
+
+    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self.load_trust()
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+#: asyncio hands a socket's data over in pieces of up to 256 KiB; httpcore asks for 64 KiB.
+READ_SIZE = 256 * 1024
+
+
+def use_large_reads() -> None:
+    """Let httpcore take up to READ_SIZE per read, for every client in this process.
+
+    Streaming a blob costs a fixed amount of Python per read; reading 4x as much
+    at a time cuts the CPU of a copy by about a fifth. It is a process-wide class
+    attribute of httpcore, so only the CLI and the Action, which own their process,
+    set it; a library caller may call this too.
+    """
+    import httpcore
+
+    connection = httpcore.AsyncHTTP11Connection
+    connection.READ_NUM_BYTES = max(connection.READ_NUM_BYTES, READ_SIZE)
 
 
 def make_http_client(options: TransportOptions, *, max_connections: int) -> httpx.AsyncClient:

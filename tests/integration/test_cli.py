@@ -176,6 +176,7 @@ def test_digest_command(registry: RunningRegistry) -> None:
         (["copy", "--src-creds", "no-colon", "localhost:1/x", "localhost:1/y"], "credentials"),
         (["copy", "oci:/nonexistent/layout", "localhost:1/y"], "not an OCI image layout"),
         (["copy", f"oci:{TESTREPO}:nosuchtag", "localhost:1/y"], "nosuchtag"),
+        (["copy", "--ca-file", "/nonexistent.pem", "localhost:1/x", "localhost:1/y"], "/nonexistent.pem"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(args: list[str], needle: str) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
+import pytest
+
 import oci_promote
-from tests.harness.images import build_layout
+from oci_promote.transport import READ_SIZE, _tls_context, tls_context, use_large_reads
+from tests.harness.images import OCI_MANIFEST, build_layout
 from tests.harness.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
 from tests.harness.registry import RunningRegistry
 
@@ -128,7 +133,6 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
     tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
     """Progress must move while a single big blob streams, not only when it completes."""
-    import asyncio
 
     from oci_promote import Settings
     from oci_promote.copy import DestinationResult
@@ -161,3 +165,34 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
         asyncio.run(run(f"{slow_source.host}/app:v1"))
     partial = {sent for sent, copied in samples if 0 < sent < 4 * 1024 * 1024}
     assert len(partial) >= 2, samples
+
+
+def test_a_plain_http_copy_never_loads_a_ca_bundle(
+    tmp_path: Path, registry: RunningRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # the environment's bundle is deferred too
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    _tls_context.cache_clear()
+    build_layout(tmp_path / "layout", "v1", ["amd64"], 1, 1024)
+    oci_promote.copy(f"oci:{tmp_path / 'layout'}:v1", [f"{registry.host}/plain/app"])
+    assert tls_context(None).cert_store_stats()["x509_ca"] == 0
+
+
+def test_large_reads_reach_httpcore(tmp_path: Path, registry: RunningRegistry) -> None:
+    """use_large_reads() must still change how much httpcore reads (it sets a class attribute)."""
+    build_layout(tmp_path / "layout", "v1", ["amd64"], 1, 2 * 1024 * 1024)
+    result = oci_promote.copy(f"oci:{tmp_path / 'layout'}:v1", [f"{registry.host}/big/app"])
+    with registry.client() as client:
+        manifest = client.get(
+            f"/v2/big/app/manifests/{result.digest}", headers={"Accept": OCI_MANIFEST}
+        ).json()
+    layer = manifest["layers"][0]["digest"]
+
+    async def largest_read() -> int:
+        async with httpx.AsyncClient() as http:
+            url = f"http://{registry.host}/v2/big/app/blobs/{layer}"
+            async with http.stream("GET", url) as response:
+                return max([len(chunk) async for chunk in response.aiter_raw()])
+
+    use_large_reads()
+    assert 64 * 1024 < asyncio.run(largest_read()) <= READ_SIZE

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+import ssl
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 
-from oci_promote.transport import RetryPolicy, parse_retry_after, scheme_for
+from oci_promote.errors import UsageError
+from oci_promote.transport import (
+    DeferredTrustContext,
+    RetryPolicy,
+    parse_retry_after,
+    scheme_for,
+    tls_context,
+)
 
 
 @pytest.mark.parametrize(
@@ -53,3 +63,29 @@ def test_attempts_and_the_per_copy_budget_bound_retries() -> None:
     assert [policy.may_retry(a) for a in (0, 1, 2)] == [True, True, False]
     assert [policy.may_retry(a) for a in (0, 1)] == [True, True]
     assert policy.may_retry(0) is False  # the copy's budget of 4 is spent
+
+
+def test_default_trust_is_verifying_and_loads_its_bundle_only_when_needed() -> None:
+    context = DeferredTrustContext.create()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] == 0  # nothing loaded for plain-HTTP work
+    context.load_trust()
+    context.load_trust()  # once only
+    assert context.cert_store_stats()["x509_ca"] > 10
+
+
+def test_an_unreadable_ca_file_is_a_usage_error(tmp_path: Path) -> None:
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("not a certificate")
+    for path in (tmp_path / "missing.pem", not_pem):
+        with pytest.raises(UsageError, match=f"cannot load CA certificates from {re.escape(str(path))}"):
+            tls_context(str(path))
+
+
+def test_an_unreadable_environment_bundle_fails_at_the_handshake(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    context = tls_context(None)  # no error yet: plain-HTTP registries never need it
+    with pytest.raises(ssl.SSLError, match=r"cannot load CA certificates from .*missing\.pem"):
+        context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="registry.example")
