@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -154,6 +155,9 @@ def _print_copy(result: CopyResult, as_json: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The objects made by importing live until exit: keep the cyclic GC from walking them
+    # again in every full collection and at exit (about 40 ms of a short copy).
+    gc.freeze()
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args)
