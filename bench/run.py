@@ -389,8 +389,8 @@ def machine(code: Path, fingerprint: str) -> dict[str, str]:
         "startup (median of 5)": f"`oci-promote --help` {startup(*oci_promote_argv(code, '--help')):.2f} s, "
         f"`skopeo --version` {startup(['skopeo', '--version']):.2f} s",
         "where oci-promote's start-up goes (median of 5, the bench venv's python)": "; ".join(
-            f"`{label}` {startup([str(code / 'bin' / 'python'), '-c', stmt]):.3f} s"
-            for label, stmt in IMPORT_PROBES
+            f"`python -c '{stmt}'` {startup([str(code / 'bin' / 'python'), '-c', stmt]):.3f} s"
+            for stmt in IMPORT_PROBES
         ),
         "loadavg at start": loadavg(),
     }
@@ -398,10 +398,10 @@ def machine(code: Path, fingerprint: str) -> dict[str, str]:
 
 #: Start-up of the interpreter alone, with the mandated dependencies, and with the whole CLI.
 IMPORT_PROBES = (
-    ("python -c pass", "pass"),
-    ("import asyncio, httpx", "import asyncio, httpx"),
-    ("import asyncio, httpx, pydantic_settings", "import asyncio, httpx, pydantic_settings"),
-    ("import oci_promote.cli", "import oci_promote.cli"),
+    "pass",
+    "import asyncio, httpx",
+    "import asyncio, httpx, pydantic_settings",
+    "import oci_promote.cli",
 )
 
 

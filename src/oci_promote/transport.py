@@ -90,13 +90,15 @@ def _tls_context(ca_file: str | None, cert_file: str | None, cert_dir: str | Non
     """Shared by every client, so a CA bundle is loaded at most once per process.
 
     An explicit `--ca-file` is loaded now, so a bad one is a usage error before any
-    request; the environment's or certifi's bundle only at the first TLS handshake.
+    request; the environment's or certifi's bundle at the first TLS handshake.
     """
     if ca_file:
+        context = DeferredTrustContext.create(cafile=ca_file)
         try:
-            return ssl.create_default_context(cafile=ca_file)
-        except OSError as e:  # ssl.SSLError included: not PEM
-            raise UsageError(f"cannot load CA certificates from {ca_file}: {e.strerror or e}") from None
+            context.load_trust()
+        except ssl.SSLError as e:
+            raise UsageError(str(e)) from None
+        return context
     return DeferredTrustContext.create(cafile=cert_file, capath=None if cert_file else cert_dir)
 
 
@@ -130,14 +132,15 @@ class DeferredTrustContext(ssl.SSLContext):
         with self._lock:
             if self._loaded:
                 return
-            if not (self._cafile or self._capath):
+            cafile, capath = self._cafile, self._capath
+            if not (cafile or capath):
                 import certifi
 
-                self._cafile = certifi.where()
+                cafile = certifi.where()
             try:
-                self.load_verify_locations(cafile=self._cafile, capath=self._capath)
-            except OSError as e:  # surfaces as a connection error naming the bundle
-                source = self._cafile or self._capath
+                self.load_verify_locations(cafile=cafile, capath=capath)
+            except OSError as e:  # ssl.SSLError included: not PEM; a handshake reports it
+                source = cafile or capath
                 raise ssl.SSLError(f"cannot load CA certificates from {source}: {e.strerror or e}") from None
             self._loaded = True
 
