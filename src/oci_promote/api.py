@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any
 
-from .auth import RegistryAuth
 from .copy import (
     CopyResult,
     Destination,
@@ -28,10 +27,10 @@ from .digest import Digest, parse_digest
 from .errors import DigestMismatchError, UsageError
 from .layout import LayoutSource, is_layout_reference, parse_layout_reference
 from .reference import Reference, parse_reference
-from .registry import RegistryClient
+from .registry import RegistryClient, open_client
 from .settings import Settings
 from .sources import ImageSource, RegistrySource
-from .transport import RetryPolicy, TransportOptions, make_http_client, scheme_for
+from .transport import RetryPolicy, TransportOptions
 from .upload import BlobUploader
 
 log = logging.getLogger("oci_promote")
@@ -77,11 +76,11 @@ class Registries:
         )
         key = (registry, (credential.username, credential.password) if credential else None)
         if key not in self._clients:
-            http = make_http_client(self.transport, max_connections=self.settings.jobs * 2 + 2)
-            self.stack.push_async_callback(http.aclose)
-            base = f"{scheme_for(registry, self.transport.insecure_registries)}://{registry}"
-            auth = RegistryAuth(registry, credential)
-            self._clients[key] = RegistryClient(registry, base, http, auth, self.transport.retry)
+            client = open_client(
+                registry, credential, self.transport, max_connections=self.settings.jobs * 2 + 2
+            )
+            self.stack.push_async_callback(client.aclose)
+            self._clients[key] = client
         return self._clients[key]
 
     def uploader(self, client: RegistryClient) -> BlobUploader:

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 import httpx
 
 from .auth import RegistryAuth
+from .credentials import Credential
 from .digest import Digest
 from .errors import (
     AuthenticationError,
@@ -25,7 +26,16 @@ from .errors import (
     TransportError,
 )
 from .media import ACCEPT, MAX_MANIFEST_BYTES
-from .transport import RetryPolicy, describe_transport_error, is_retryable, retrying, with_retries
+from .transport import (
+    RetryPolicy,
+    TransportOptions,
+    describe_transport_error,
+    is_retryable,
+    make_http_client,
+    retrying,
+    scheme_for,
+    with_retries,
+)
 
 log = logging.getLogger("oci_promote")
 _MAX_REDIRECTS = 6
@@ -45,6 +55,15 @@ class MountResult:
     upload_location: str | None
 
 
+def open_client(
+    registry: str, credential: Credential | None, options: TransportOptions, *, max_connections: int
+) -> RegistryClient:
+    """A client for `registry` with its own connection pool and auth state; close it with `aclose()`."""
+    http = make_http_client(options, max_connections=max_connections)
+    base = f"{scheme_for(registry, options.insecure_registries)}://{registry}"
+    return RegistryClient(registry, base, http, RegistryAuth(registry, credential), options.retry)
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -61,6 +80,9 @@ class RegistryClient:
         self.retry = retry
         #: OCI-Chunk-Min-Length from the registry's last upload session, if it sent one.
         self.min_chunk_length = 0
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
     # -- manifests -------------------------------------------------------
 
