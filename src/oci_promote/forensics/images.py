@@ -78,8 +78,16 @@ def changed_config_fields(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         elif path.startswith("config.Env"):
             names[f"env {_env_names(a, b)}"] = None
         else:
-            names[_INDEX.split(path)[0] or path] = None
+            field = _INDEX.split(path)[0] or path
+            names[field + _presence(a, b, field)] = None
     return list(names)
+
+
+def _presence(a: dict[str, Any], b: dict[str, Any], path: str) -> str:
+    """Say "added" or "removed" when a top-level field exists on one side only."""
+    if "." in path:
+        return ""
+    return " (added)" if path not in a else " (removed)" if path not in b else ""
 
 
 def _env_names(a: dict[str, Any], b: dict[str, Any]) -> str:
