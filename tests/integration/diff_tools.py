@@ -79,6 +79,22 @@ def seed(
     return ref
 
 
+def skopeo_copy(src: str, dest: str, *flags: str) -> None:
+    """`skopeo copy FLAGS docker://SRC docker://DEST` between loopback registries."""
+    tls = ["--src-tls-verify=false", "--dest-tls-verify=false"]
+    skopeo.run_skopeo(["copy", *tls, *flags, f"docker://{src}", f"docker://{dest}"])
+
+
+def seed_and_copy(
+    source: RunningRegistry, dest: RunningRegistry, workdir: Path, repo: str, *flags: str
+) -> tuple[str, str]:
+    """A fresh image A in `source` and what `skopeo copy FLAGS` made of it in `dest`: (A, B)."""
+    a = seed(source, workdir, "src/app")
+    b = dest.ref(repo, "v1")
+    skopeo_copy(a, b, *flags)
+    return a, b
+
+
 def diff(a: str, b: str, *extra: str) -> tuple[int, dict[str, Any] | None, str]:
     """Run `oci-promote diff --json A B`: (exit status, parsed JSON or None, stderr)."""
     proc = subprocess.run(

@@ -15,24 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import skopeo
 from tests.harness.registry import RunningRegistry
-from tests.integration.diff_tools import buildah, codes, crane, diff, regctl, seed
+from tests.integration.diff_tools import buildah, codes, crane, diff, regctl, seed, seed_and_copy, skopeo_copy
 
 AMD64_ARM64 = {"linux/amd64", "linux/arm64"}
-
-
-def skopeo_copy(src: str, dest: str, *flags: str) -> None:
-    skopeo.run_skopeo(
-        [
-            "copy",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            *flags,
-            f"docker://{src}",
-            f"docker://{dest}",
-        ]
-    )
 
 
 def platforms_of(result: dict[str, object], code: str) -> set[str]:
@@ -44,9 +30,7 @@ def platforms_of(result: dict[str, object], code: str) -> set[str]:
 def test_a_byte_for_byte_copy_is_identical(
     registry: RunningRegistry, registry2: RunningRegistry, tmp_path: Path
 ) -> None:
-    a = seed(registry, tmp_path, "src/app")
-    b = registry2.ref("copy/app", "v1")
-    skopeo_copy(a, b, "--all", "--preserve-digests")
+    a, b = seed_and_copy(registry, registry2, tmp_path, "copy/app", "--all", "--preserve-digests")
     status, result, _ = diff(a, b)
     assert status == 0
     assert result is not None and result["identical"] is True and result["causes"] == []
@@ -56,9 +40,7 @@ def test_a_byte_for_byte_copy_is_identical(
 def test_skopeo_format_v2s2_all_converts_and_reserializes_every_platform(
     registry: RunningRegistry, registry2: RunningRegistry, tmp_path: Path
 ) -> None:
-    a = seed(registry, tmp_path, "src/app")
-    b = registry2.ref("v2s2/app", "v1")
-    skopeo_copy(a, b, "--all", "--format", "v2s2")
+    a, b = seed_and_copy(registry, registry2, tmp_path, "v2s2/app", "--all", "--format", "v2s2")
     status, result, _ = diff(a, b)
     assert status == 1
     assert codes(result) == {"media-type-converted", "reserialized"}
@@ -82,9 +64,9 @@ def test_skopeo_format_oci_all_converts_docker_back(
 def test_skopeo_without_all_pulls_one_platform_out(
     registry: RunningRegistry, registry2: RunningRegistry, tmp_path: Path
 ) -> None:
-    a = seed(registry, tmp_path, "src/app")
-    b = registry2.ref("one/app", "v1")
-    skopeo_copy(a, b, "--override-arch", "arm64", "--override-os", "linux")
+    a, b = seed_and_copy(
+        registry, registry2, tmp_path, "one/app", "--override-arch", "arm64", "--override-os", "linux"
+    )
     status, result, _ = diff(a, b)
     assert status == 1
     assert codes(result) == {"platform-extracted"}
@@ -195,9 +177,7 @@ def test_buildah_pull_and_push_is_the_seed_scenario(
 def test_json_has_the_contract_fields(
     registry: RunningRegistry, registry2: RunningRegistry, tmp_path: Path, flag: str
 ) -> None:
-    a = seed(registry, tmp_path, "src/app")
-    b = registry2.ref("x/app", "v1")
-    skopeo_copy(a, b, "--all", flag)
+    a, b = seed_and_copy(registry, registry2, tmp_path, "x/app", "--all", flag)
     _, result, _ = diff(a, b)
     assert result is not None
     assert set(result) == {"a", "b", "identical", "causes"}

@@ -23,9 +23,9 @@ from .causes import (
 )
 
 _PHRASES = {
-    PLATFORMS_DIFFER: "with another set of platforms",
-    MEDIA_TYPE_CONVERTED: "converted to {types} media types",
     RESERIALIZED: "written again with other JSON",
+    MEDIA_TYPE_CONVERTED: "converted to {types} media types",
+    PLATFORMS_DIFFER: "with another set of platforms",
     LAYERS_RECOMPRESSED: "with its layers compressed again",
     LAYERS_DIFFER: "with other layer content",
     CONFIG_DIFFER: "with another config",
@@ -49,9 +49,11 @@ def headline(comparison: Comparison) -> str:
     if not codes:
         return "A and B differ, and no cause was found."
     lead = _lead(comparison)
-    phrases = [_phrase(code, comparison) for code in codes if code in _PHRASES]
+    phrases = [_phrase(code, comparison) for code in _PHRASES if code in codes]
     text = lead + (", " + _join(phrases) if phrases else "")
-    return f"{text} ({', '.join(sorted(codes))}): {_advice(set(codes))}"
+    # the codes in the order the sentence tells them: what was done to B, then what B is
+    told = [code for code in _PHRASES if code in codes] + [code for code in codes if code not in _PHRASES]
+    return f"{text} ({', '.join(told)}): {_advice(set(codes))}"
 
 
 def _lead(comparison: Comparison) -> str:
