@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from . import cli_diff
 from .api import copy_async, resolve_digest_async
 from .copy import CopyResult
 from .errors import PromoteError
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     digest = sub.add_parser("digest", help="print the manifest digest of a reference")
     digest.add_argument("source", metavar="REF")
     _common(digest, destination=False)
+    cli_diff.add_commands(sub, _common)
     return parser
 
 
@@ -164,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_large_reads()
     try:
         settings = _settings(args)
+        if args.command in cli_diff.COMMANDS:
+            return cli_diff.run(args, settings)
         if args.command == "copy":
             _print_copy(asyncio.run(copy_async(settings)), args.json)
         else:

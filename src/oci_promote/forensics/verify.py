@@ -1,0 +1,87 @@
+"""`verify`: does every reference resolve to the expected digest, and if not, why not.
+
+Read-only by construction: it uses readers, which cannot write. A mismatch is
+explained against the expected digest read from the same repository (or
+layout), when that digest can be read there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..digest import Digest
+from ..errors import IncompleteSourceError, NotFoundError
+from .causes import Comparison
+from .compare import explain
+from .reader import DEFAULT_LIMITS, Limits, TreeReader
+from .render import describe_cause, headline
+
+_MISSING = (NotFoundError, IncompleteSourceError)
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """One reference checked: what it resolves to, and the causes when that is not the digest."""
+
+    reference: str
+    expected: str
+    #: What the reference resolves to; None when it does not resolve at all.
+    digest: str | None
+    comparison: Comparison | None = None
+    #: Why no causes are given, when none can be.
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.digest == self.expected
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"reference": self.reference, "digest": self.digest, "ok": self.ok}
+        if self.comparison is not None:
+            out["causes"] = [cause.to_dict() for cause in self.comparison.causes]
+        if self.note is not None:
+            out["note"] = self.note
+        return out
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"{self.reference}: ok ({self.expected})"
+        if self.digest is None:
+            return f"{self.reference}: {self.note}"
+        lines = [f"{self.reference}: is {self.digest}, not {self.expected}"]
+        if self.comparison is not None:
+            lines.append(f"  A = {self.expected}, B = {self.reference}: {headline(self.comparison)}")
+            lines.extend(f"  - {describe_cause(cause)}" for cause in self.comparison.causes)
+        elif self.note:
+            lines.append(f"  {self.note}")
+        return "\n".join(lines)
+
+
+async def verify_one(
+    reader: TreeReader, expected: Digest, *, limits: Limits = DEFAULT_LIMITS
+) -> VerifyOutcome:
+    """Check one reference; explain a mismatch against `expected` read beside it."""
+    try:
+        top = await reader.top()
+    except _MISSING as e:
+        return VerifyOutcome(reader.description, str(expected), None, note=f"does not resolve ({e})")
+    if top.digest == expected:
+        return VerifyOutcome(reader.description, str(expected), str(top.digest))
+    wanted = reader.at_digest(expected)
+    try:
+        await wanted.top()
+    except _MISSING:
+        note = f"{expected} cannot be read beside it, so the causes cannot be told"
+        return VerifyOutcome(reader.description, str(expected), str(top.digest), note=note)
+    comparison = await explain(wanted, reader, limits=limits)
+    return VerifyOutcome(reader.description, str(expected), str(top.digest), comparison)
+
+
+async def verify_all(
+    readers: Sequence[TreeReader], expected: Digest, *, limits: Limits = DEFAULT_LIMITS
+) -> list[VerifyOutcome]:
+    """Every reference checked concurrently; the outcomes in the order given."""
+    return list(await asyncio.gather(*(verify_one(r, expected, limits=limits) for r in readers)))
