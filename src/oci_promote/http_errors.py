@@ -69,7 +69,8 @@ def error_for(
 def transport_error(error: Exception, what: str, registry: str, *, proxy: str | None = None) -> PromoteError:
     """Turn an httpx exception (no usable answer) into our TransportError, with a hint where one helps."""
     host = _host(error) or registry
-    text = str(error) or type(error).__name__
+    cause = error.__cause__ or error.__context__
+    text = str(error) or (str(cause) if cause else "") or type(cause or error).__name__
     if isinstance(error, httpx.StreamConsumed):
         # A 401 in the middle of a streamed body (the token lapsed): a retry from a new
         # upload session will carry the renewed token.
