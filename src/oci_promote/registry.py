@@ -212,7 +212,9 @@ class RegistryClient:
         if offset:
             headers["Range"] = f"bytes={offset}-"
         path = f"/v2/{repository}/blobs/{digest}"
-        response = await self.transport.open("GET", path, what, headers=headers, ok=(200, 206))
+        response = await self.transport.request(
+            "GET", path, what, headers=headers, ok=(200, 206), stream=True
+        )
         try:
             skip = offset
             if response.status_code == 206:

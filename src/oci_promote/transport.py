@@ -20,6 +20,7 @@ import logging
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -128,6 +129,7 @@ class Transport:
         retry: bool = True,
         attempts: Attempts | None = None,
         max_bytes: int | None = None,
+        stream: bool = False,
     ) -> httpx.Response:
         """Send a request and read its answer, whose status must be in `ok`.
 
@@ -135,13 +137,16 @@ class Transport:
         upload session). With `retry`, a fault or a "later" status starts the
         request again, up to the policy's attempts; the answer is read within
         the attempt, so a broken body is retried too. `attempts` shares the count
-        with earlier sends of the same request.
+        with earlier sends of the same request. With `stream`, one attempt is
+        made and the body is left to read: close the response.
         """
+        send = (method, target, what, headers, params, content, ok)
+        if stream:
+            return await self._open(*send)
 
         async def once() -> httpx.Response:
-            response = await self.open(method, target, what, headers=headers, params=params, content=content)
+            response = await self._open(*send)
             try:
-                await self._check(response, what, ok)
                 await self._read(response, what, max_bytes)
             finally:
                 await response.aclose()
@@ -149,19 +154,9 @@ class Transport:
 
         return await self.retry.run(once, what, attempts) if retry else await once()
 
-    async def open(
-        self,
-        method: str,
-        target: str,
-        what: str,
-        *,
-        headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str] | None = None,
-        content: bytes | AsyncIterator[bytes] | None = None,
-        ok: Collection[int] | None = None,
-    ) -> httpx.Response:
-        """One attempt, the body left to read (close the response): GET and HEAD follow
-        redirects, and credentials only go where the registry is."""
+    async def _open(self, method: str, target: str, what: str, *options: Any) -> httpx.Response:
+        """One attempt: GET and HEAD follow redirects, and credentials only go where the registry is."""
+        headers, params, content, ok = options
         url = await self._url(target)
         auth: httpx.Auth | None = self.auth
         for _ in range(_MAX_REDIRECTS):
@@ -176,8 +171,7 @@ class Transport:
                     params = None  # the Location carries its own query
                     await response.aclose()
                     continue
-                if ok is not None:
-                    await self._check(response, what, ok)
+                await self._check(response, what, ok)
             except BaseException:
                 await response.aclose()
                 raise
