@@ -71,6 +71,8 @@ NOT_INPUTS: dict[str, str] = {
     "dest_creds": "USER:PASSWORD form of destination-username/destination-password",
     "ca_file": "hosted runners trust public CAs; set OCI_PROMOTE_CA_FILE in env if needed",
     "timeout": "the default suits CI; set OCI_PROMOTE_TIMEOUT in env if needed",
+    "plain_http": "scheme override for self-hosted registries; set OCI_PROMOTE_PLAIN_HTTP in env if needed",
+    "https_only": "scheme override for self-hosted registries; set OCI_PROMOTE_HTTPS_ONLY in env if needed",
     **{
         name: "transport tuning whose defaults suit CI; set OCI_PROMOTE_<NAME> in env if needed"
         for name in (

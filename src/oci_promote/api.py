@@ -55,6 +55,8 @@ class Registries:
         self.stack = stack
         self.transport = TransportOptions(
             insecure_registries=tuple(settings.insecure_registries),
+            plain_http=tuple(settings.plain_http),
+            https_only=tuple(settings.https_only),
             ca_file=str(settings.ca_file) if settings.ca_file else None,
             timeout=settings.timeout,
             retry=RetryPolicy(

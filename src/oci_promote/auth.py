@@ -5,7 +5,8 @@ A request's scope is read off its own URL (`/v2/<name>/...`, plus the mount
 so one token covers the HEADs and the pushes of a destination. Tokens are cached
 per scope and renewed shortly before they expire. Once a registry is known to
 want Basic or Bearer, credentials are sent up front and the 401 round trip is
-saved. Credentials only ever go to the registry itself and its token realm.
+saved. Credentials only ever go to the registry itself and its token realm, and
+never to a plain-HTTP realm of an HTTPS registry.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class RegistryAuth(httpx.Auth):
         self._scheme: str | None = None
         self._bearer: Challenge | None = None
         self._tokens: dict[frozenset[str], _Token] = {}
-        self.token_requests = 0
 
     def declare(self, repository: str, actions: str, *, also: tuple[str, ...] = ()) -> None:
         """Say up front what a repository will need (`pull` or `pull,push`), plus extra scopes."""
@@ -69,7 +69,7 @@ class RegistryAuth(httpx.Auth):
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
         scopes = self.scopes_for(request)
         if self._scheme == "bearer" and self._bearer is not None and not self._has_token(scopes):
-            token_response = yield self._token_request(self._bearer, scopes)
+            token_response = yield self._token_request(self._bearer, scopes, request.url)
             await token_response.aread()
             self._store_token(token_response, scopes)
         self._authorize(request, scopes)
@@ -88,7 +88,7 @@ class RegistryAuth(httpx.Auth):
             self._scheme, self._bearer = "bearer", challenge
             wanted = _with_challenge_scope(scopes, challenge.params.get("scope", ""))
             await response.aread()
-            token_response = yield self._token_request(challenge, wanted)
+            token_response = yield self._token_request(challenge, wanted, request.url)
             await token_response.aread()
             self._store_token(token_response, scopes)
         self._authorize(request, scopes)
@@ -109,21 +109,29 @@ class RegistryAuth(httpx.Auth):
             if token is not None:
                 request.headers["Authorization"] = f"Bearer {token.value}"
 
-    def _token_request(self, challenge: Challenge, scopes: frozenset[str]) -> httpx.Request:
+    def _token_request(
+        self, challenge: Challenge, scopes: frozenset[str], origin: httpx.URL
+    ) -> httpx.Request:
         realm = challenge.params.get("realm", "")
         if not realm.startswith(("https://", "http://")):
             raise AuthenticationError(
                 f"{self.registry} sent a Bearer challenge without a usable realm",
                 registry=self.registry,
             )
-        self.token_requests += 1
+        if origin.scheme == "https" and not realm.startswith("https://"):
+            raise AuthenticationError(
+                f"{self.registry} (HTTPS) sent its token realm on plain HTTP ({httpx.URL(realm).host}); "
+                "refusing to send credentials there unencrypted",
+                registry=self.registry,
+                credentials_sent=False,
+            )
         params: list[tuple[str, str | int | float | bool | None]] = []
         if "service" in challenge.params:
             params.append(("service", challenge.params["service"]))
         params += [("scope", s) for s in sorted(scopes)]
         headers = {}
         credential = self.credential
-        if credential is not None and credential.username == "<token>":
+        if credential is not None and credential.is_identity_token:
             # An identity token (e.g. from `docker login` to some registries) is an
             # OAuth2 refresh token: exchange it with a POST, as the docker CLI does.
             form = {
@@ -141,11 +149,14 @@ class RegistryAuth(httpx.Auth):
     def _store_token(self, response: httpx.Response, scopes: frozenset[str]) -> None:
         if response.status_code in (401, 403):
             raise AuthenticationError(
-                f"the token service for {self.registry} refused the credentials "
-                f"(HTTP {response.status_code})"
-                + ("" if self.credential else "; this registry needs credentials"),
+                f"the token service for {self.registry} refused the credentials (HTTP {response.status_code})"
+                if self.credential
+                else f"no credentials for {self.registry}: its token service refused anonymous access "
+                f"(HTTP {response.status_code}); log in with `docker login {self.registry}` "
+                "or pass credentials",
                 registry=self.registry,
                 status=response.status_code,
+                credentials_sent=self.credential is not None,
             )
         try:
             body = response.json()

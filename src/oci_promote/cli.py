@@ -55,7 +55,22 @@ def _common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
         metavar="HOST[:PORT]",
         action="append",
         dest="insecure_registries",
-        help="talk plain HTTP to this registry (loopback registries always do); repeatable",
+        help="allow plain HTTP to this registry: HTTPS when its port speaks TLS, else plain HTTP "
+        "(as for loopback registries); repeatable",
+    )
+    parser.add_argument(
+        "--plain-http",
+        metavar="HOST[:PORT]",
+        action="append",
+        dest="plain_http",
+        help="always talk plain HTTP to this registry, without trying HTTPS first; repeatable",
+    )
+    parser.add_argument(
+        "--https-only",
+        metavar="HOST[:PORT]",
+        action="append",
+        dest="https_only",
+        help="always talk HTTPS to this registry, even on loopback (no plain-HTTP fallback); repeatable",
     )
     parser.add_argument("--ca-file", metavar="PEM", help="trust this CA bundle for TLS registries")
     parser.add_argument("--timeout", type=float, help="seconds before a stalled request fails (60)")
@@ -67,7 +82,9 @@ def _common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
         f"{ENV_PREFIX}RETRY_DELAY, _RETRY_MAX_DELAY, _RETRY_AFTER_CAP and "
         "_RETRY_BUDGET tune backoff and the per-copy total",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="also log every HTTP request")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also log every HTTP request (secrets redacted)"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="log errors only")
 
 
@@ -133,11 +150,6 @@ def _setup_logging(args: argparse.Namespace) -> None:
     log.handlers[:] = [handler]
     log.propagate = False
     log.setLevel(logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
-    if args.verbose:  # every request and its status (httpx never logs headers, so no credentials)
-        requests = logging.getLogger("httpx")
-        requests.handlers[:] = [handler]
-        requests.propagate = False
-        requests.setLevel(logging.INFO)
 
 
 def _print_copy(result: CopyResult, as_json: bool) -> None:

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class PromoteError(Exception):
     """Base of every error oci-promote raises on purpose."""
 
     exit_code = 1
+    #: Set once a retry loop has given up on this error, so no outer loop retries it again.
+    final = False
 
     def add_context(self, where: str, after: str = "") -> None:
         """Say where the error happened (once) and what it left behind."""
@@ -91,7 +94,11 @@ class RegistryError(PromoteError):
 
 
 class AuthenticationError(RegistryError):
-    pass
+    """401, or a token service that said no; `credentials_sent` tells missing from refused."""
+
+    def __init__(self, message: str, *, credentials_sent: bool = False, **facts: Any) -> None:
+        self.credentials_sent = credentials_sent
+        super().__init__(message, **facts)
 
 
 class AuthorizationError(RegistryError):
@@ -103,7 +110,15 @@ class NotFoundError(RegistryError):
 
 
 class TransportError(RegistryError):
-    """The registry could not be reached or gave no usable answer."""
+    """The registry could not be reached or gave no usable answer.
+
+    `retryable` is False for faults that never heal by themselves (an untrusted
+    certificate, plain HTTP on a TLS port): they fail at once.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True, **facts: Any) -> None:
+        self.retryable = retryable
+        super().__init__(message, **facts)
 
 
 class DigestMismatchError(PromoteError):

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     dest_password: SecretStr | None = None
     docker_config: Path | None = None
     insecure_registries: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    plain_http: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    https_only: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ca_file: Path | None = None
     dry_run: bool = False
     jobs: int = Field(default=4, ge=1, le=64)
@@ -56,7 +58,9 @@ class Settings(BaseSettings):
     #: The GitHub Action's `github-token`: used for ghcr.io when no other credential is found.
     github_token: SecretStr | None = None
 
-    _split_lists = field_validator("destinations", "insecure_registries", mode="before")(split_list)
+    _split_lists = field_validator(
+        "destinations", "insecure_registries", "plain_http", "https_only", mode="before"
+    )(split_list)
 
     @field_validator("expected_digest", mode="before")
     @classmethod

@@ -1,68 +1,50 @@
-"""How we reach a registry: scheme policy, TLS, timeouts, user agent, retries.
+"""One HTTP stack per registry: scheme, auth, redirect credential policy, retries, error mapping.
 
-Plain HTTP is used only for loopback registries (as Docker does) and for
-registries the user names as insecure; everything else is HTTPS with
-certificate verification.
+    RegistryClient / BlobUploader     protocol steps (registry.py, upload.py)
+    Transport.request / .stream       this module: one attempt = send, follow, read, check
+      auth                            RegistryAuth (auth.py): challenge, tokens, renewal
+      redirects                       credentials only to the registry; never HTTPS -> HTTP
+      retries                         RetryPolicy (retry.py): the only retry loop
+      error mapping                   http_errors.py: the only place httpx becomes our errors
+      scheme, proxy, TLS              scheme.py, proxies.py, tls.py
+    httpx
+
+Requests are attempted at most `retry.attempts` times. A request with a body
+that cannot be replayed (a streamed upload) is sent once (`retry=False`); its
+caller restarts the whole operation instead.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import os
-import random
-import socket
-import ssl
-import sys
-import threading
-from collections.abc import Awaitable, Callable, Collection
+import logging
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import parse_qsl
 
 import httpx
 
 from . import __name__ as _package
-from .errors import RegistryError, TransportError, UsageError
-from .reference import is_loopback_registry
+from .auth import RegistryAuth
+from .credentials import Credential
+from .errors import PromoteError, TransportError
+from .http_errors import error_for, transport_error
+from .proxies import RoutingTransport, environment_proxies, shown
+from .retry import Attempts, RetryPolicy
+from .scheme import SchemeChoice, scheme_plan
+from .tls import tls_context
+
+__all__ = ["USER_AGENT", "RetryPolicy", "Transport", "TransportOptions", "use_large_reads"]
 
 USER_AGENT = f"{_package.replace('_', '-')}/0.1"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-T = TypeVar("T")
+#: Answers a request may get without being an error, unless the caller says otherwise.
+SUCCESS = (200, 201, 202, 204)
+_MAX_REDIRECTS = 6
+#: Query parameters whose values may be logged; any other value (upload `_state`, ...) is not.
+_LOGGABLE_PARAMS = frozenset({"digest", "mount", "from", "n", "last", "scope", "service"})
 
-
-@dataclass
-class RetryPolicy:
-    """Exponential backoff with jitter, bounded per request and across a whole copy.
-
-    One policy object is shared by every client of a copy, so `budget` caps
-    the retries the copy spends in total: a registry that keeps failing ends
-    the copy with a clear error instead of retrying forever.
-    """
-
-    attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 10.0
-    max_retry_after: float = 60.0
-    budget: int = 100
-    spent: int = 0
-
-    def delay(self, attempt: int, retry_after: str | None = None) -> float:
-        hinted = parse_retry_after(retry_after) if retry_after else None
-        if hinted is not None:
-            return min(hinted, self.max_retry_after)
-        return min(self.max_delay, self.base_delay * 2.0**attempt) * (0.5 + random.random() / 2)
-
-    def may_retry(self, attempt: int) -> bool:
-        """True (and one retry spent) if attempt number `attempt` may be followed by another."""
-        if attempt + 1 >= self.attempts or self.spent >= self.budget:
-            return False
-        self.spent += 1
-        return True
-
-    async def pause(self, attempt: int, retry_after: str | None = None) -> None:
-        await asyncio.sleep(self.delay(attempt, retry_after))
+request_log = logging.getLogger("oci_promote.http")
 
 
 @dataclass(frozen=True)
@@ -71,93 +53,10 @@ class TransportOptions:
     ca_file: str | None = None
     timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-def scheme_for(registry: str, insecure_registries: Collection[str]) -> str:
-    if is_loopback_registry(registry) or registry in insecure_registries:
-        return "http"
-    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
-    return "http" if host in insecure_registries else "https"
-
-
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """A verifying context for `ca_file`, or else the system's, honouring SSL_CERT_FILE/_DIR."""
-    return _tls_context(ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-
-
-@functools.cache
-def _tls_context(ca_file: str | None, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    """Shared by every client, so a CA bundle is loaded at most once per process.
-
-    An explicit `--ca-file` is loaded now, so a bad one is a usage error before any
-    request; the environment's or certifi's bundle at the first TLS handshake.
-    """
-    if ca_file:
-        context = DeferredTrustContext.create(cafile=ca_file)
-        try:
-            context.load_trust()
-        except ssl.SSLError as e:
-            raise UsageError(str(e)) from None
-        return context
-    return DeferredTrustContext.create(cafile=cert_file, capath=None if cert_file else cert_dir)
-
-
-class DeferredTrustContext(ssl.SSLContext):
-    """`ssl.create_default_context`, with its CA bundle loaded at the first TLS handshake.
-
-    Loading a bundle takes about 20 ms, and a copy between plain-HTTP registries
-    never needs one. anyio calls `wrap_bio` of an SSLContext subclass in a worker
-    thread, so the load never blocks the event loop; the lock makes it happen once.
-    With no file or directory given, the bundle is certifi's, as in httpx.
-    """
-
-    _cafile: str | None
-    _capath: str | None
-    _loaded: bool
-    _lock: threading.Lock
-
-    @classmethod
-    def create(cls, cafile: str | None = None, capath: str | None = None) -> DeferredTrustContext:
-        context = cls(ssl.PROTOCOL_TLS_CLIENT)  # verify_mode CERT_REQUIRED, check_hostname on
-        if sys.version_info >= (3, 13):  # as create_default_context does from 3.13 on
-            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
-        keylog = os.environ.get("SSLKEYLOGFILE")
-        if keylog and not sys.flags.ignore_environment:
-            context.keylog_filename = keylog
-        context._cafile, context._capath = cafile, capath
-        context._loaded, context._lock = False, threading.Lock()
-        return context
-
-    def load_trust(self) -> None:
-        with self._lock:
-            if self._loaded:
-                return
-            cafile, capath = self._cafile, self._capath
-            if not (cafile or capath):
-                import certifi
-
-                cafile = certifi.where()
-            try:
-                self.load_verify_locations(cafile=cafile, capath=capath)
-            except OSError as e:  # ssl.SSLError included: not PEM; a handshake reports it
-                source = cafile or capath
-                raise ssl.SSLError(f"cannot load CA certificates from {source}: {e.strerror or e}") from None
-            self._loaded = True
-
-    def wrap_bio(
-        self,
-        incoming: ssl.MemoryBIO,
-        outgoing: ssl.MemoryBIO,
-        server_side: bool = False,
-        server_hostname: str | bytes | None = None,
-        session: ssl.SSLSession | None = None,
-    ) -> ssl.SSLObject:
-        self.load_trust()
-        return super().wrap_bio(incoming, outgoing, server_side, server_hostname, session)
-
-    def wrap_socket(self, sock: socket.socket, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
-        self.load_trust()
-        return super().wrap_socket(sock, *args, **kwargs)
+    #: Registries always spoken to in plain HTTP (HOST or HOST:PORT).
+    plain_http: Collection[str] = ()
+    #: Registries always spoken to in HTTPS, even on loopback: no plain-HTTP fallback.
+    https_only: Collection[str] = ()
 
 
 #: asyncio hands a socket's data over in pieces of up to 256 KiB; httpcore asks for 64 KiB.
@@ -178,78 +77,177 @@ def use_large_reads() -> None:
     connection.READ_NUM_BYTES = max(connection.READ_NUM_BYTES, READ_SIZE)
 
 
-def make_http_client(options: TransportOptions, *, max_connections: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        verify=tls_context(options.ca_file),
-        timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
-        headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-        follow_redirects=False,
-        trust_env=True,
-    )
+class ResponseTooLarge(PromoteError):
+    """A body over the limit the caller set; the caller says what that means."""
 
 
-def parse_retry_after(value: str) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP-date."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+class Transport:
+    """The HTTP stack of one registry, with its own connection pool and auth state."""
 
+    def __init__(
+        self, registry: str, credential: Credential | None, options: TransportOptions, *, max_connections: int
+    ) -> None:
+        self.registry = registry
+        self.auth = RegistryAuth(registry, credential)
+        self.retry = options.retry
+        plan = scheme_plan(
+            registry,
+            insecure=options.insecure_registries,
+            plain_http=options.plain_http,
+            https_only=options.https_only,
+        )
+        self._scheme = SchemeChoice(registry, plan, options.timeout)
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        self._routes = RoutingTransport(
+            environment_proxies(), verify=tls_context(options.ca_file), limits=limits
+        )
+        self.http = httpx.AsyncClient(
+            transport=self._routes,
+            timeout=httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0)),
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=False,
+            trust_env=False,  # proxies: proxies.py; CA bundles: tls.py
+            event_hooks={"response": [_log_response]},
+        )
 
-async def with_retries(
-    send: Callable[[], Awaitable[httpx.Response]], policy: RetryPolicy, what: str, registry: str
-) -> httpx.Response:
-    """Send a replayable request, retrying connection faults and retryable statuses."""
-    attempt = 0
-    while True:
-        try:
-            response = await send()
-        except httpx.TransportError as e:
-            if not policy.may_retry(attempt):
-                raise TransportError(
-                    f"{what}: cannot reach {registry}: {describe_transport_error(e)}",
-                    registry=registry,
-                ) from None
-            await policy.pause(attempt)
-        else:
-            if response.status_code not in RETRY_STATUSES or not policy.may_retry(attempt):
-                return response
-            await response.aclose()
-            await policy.pause(attempt, response.headers.get("retry-after"))
-        attempt += 1
+    async def base_url(self) -> str:
+        return f"{await self._scheme.scheme()}://{self.registry}"
 
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
-async def retrying(operation: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
-    """Run an operation that can be started over, again after a retryable failure."""
-    attempt = 0
-    while True:
-        try:
-            return await operation()
-        except (TransportError, RegistryError) as e:
-            if not is_retryable(e) or not policy.may_retry(attempt):
+    async def request(
+        self,
+        method: str,
+        target: str,
+        what: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: bytes | AsyncIterator[bytes] | None = None,
+        ok: Collection[int] = SUCCESS,
+        retry: bool = True,
+        attempts: Attempts | None = None,
+        max_bytes: int | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """Send a request and read its answer, whose status must be in `ok`.
+
+        `target` is a path on the registry (`/v2/...`) or an absolute URL (an
+        upload session). With `retry`, a fault or a "later" status starts the
+        request again, up to the policy's attempts; the answer is read within
+        the attempt, so a broken body is retried too. `attempts` shares the count
+        with earlier sends of the same request. With `stream`, one attempt is
+        made and the body is left to read: close the response.
+        """
+        send = (method, target, what, headers, params, content, ok)
+        if stream:
+            return await self._open(*send)
+
+        async def once() -> httpx.Response:
+            response = await self._open(*send)
+            try:
+                await self._read(response, what, max_bytes)
+            finally:
+                await response.aclose()
+            return response
+
+        return await self.retry.run(once, what, attempts) if retry else await once()
+
+    async def _open(self, method: str, target: str, what: str, *options: Any) -> httpx.Response:
+        """One attempt: GET and HEAD follow redirects, and credentials only go where the registry is."""
+        headers, params, content, ok = options
+        url = await self._url(target)
+        auth: httpx.Auth | None = self.auth
+        for _ in range(_MAX_REDIRECTS):
+            request = self.http.build_request(method, url, headers=headers, params=params, content=content)
+            with self.errors(what):
+                response = await self.http.send(request, auth=auth, stream=True)
+            try:
+                if response.is_redirect and method in ("GET", "HEAD"):
+                    url, auth = redirect_target(
+                        url, response, await self.base_url(), auth, what, self.registry
+                    )
+                    params = None  # the Location carries its own query
+                    await response.aclose()
+                    continue
+                await self._check(response, what, ok)
+            except BaseException:
+                await response.aclose()
                 raise
-            await policy.pause(attempt, e.retry_after)
-        attempt += 1
+            return response
+        raise TransportError(f"{what}: too many redirects", registry=self.registry)
+
+    @contextmanager
+    def errors(self, what: str) -> Iterator[None]:
+        """Turn httpx exceptions raised inside into our errors (naming a proxy that was used)."""
+        try:
+            yield
+        except (httpx.TransportError, httpx.StreamConsumed) as e:
+            raise transport_error(e, what, self.registry, proxy=self._proxy_of(e)) from None
+
+    def _proxy_of(self, error: Exception) -> str | None:
+        try:
+            via = self._routes.proxy_for(error.request.url)  # type: ignore[attr-defined]
+        except (AttributeError, RuntimeError):  # no request attached
+            return None
+        return shown(via) if via else None
+
+    def error(self, response: httpx.Response, what: str) -> PromoteError:
+        """Our error for an answer whose body has been read."""
+        return error_for(response, what, self.registry, credentials_sent=self.auth.credential is not None)
+
+    async def _check(self, response: httpx.Response, what: str, ok: Collection[int]) -> None:
+        if response.status_code not in ok:
+            with self.errors(what):
+                await response.aread()
+            raise self.error(response, what)
+
+    async def _read(self, response: httpx.Response, what: str, max_bytes: int | None) -> None:
+        """Read the body into the response; past `max_bytes`, stop reading and refuse it."""
+        if max_bytes is None:
+            with self.errors(what):
+                await response.aread()
+            return
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise ResponseTooLarge(what)
+        body = bytearray()
+        with self.errors(what):
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise ResponseTooLarge(what)
+        response._content = bytes(body)  # as aread() stores it
+
+    async def _url(self, target: str) -> httpx.URL:
+        return httpx.URL(target if "://" in target else f"{await self.base_url()}{target}")
 
 
-def is_retryable(error: BaseException) -> bool:
-    """Errors worth another attempt: no answer at all, or a status that says 'later'."""
-    if isinstance(error, TransportError):
-        return True
-    return isinstance(error, RegistryError) and error.status in RETRY_STATUSES
+def redirect_target(
+    url: httpx.URL, response: httpx.Response, base_url: str, auth: httpx.Auth | None, what: str, registry: str
+) -> tuple[httpx.URL, httpx.Auth | None]:
+    """Where a redirect leads, and whether credentials may follow (only to the registry itself)."""
+    target = url.join(response.headers.get("location", ""))
+    if url.scheme == "https" and target.scheme != "https":
+        raise TransportError(
+            f"{what}: refusing a redirect from HTTPS to {target.scheme}://{target.host}", registry=registry
+        )
+    home = httpx.URL(base_url)
+    same_origin = (target.scheme, target.host, target.port) == (home.scheme, home.host, home.port)
+    return target, auth if same_origin else None
 
 
-def describe_transport_error(error: httpx.TransportError) -> str:
-    if isinstance(error, httpx.TimeoutException):
-        return "timed out"
-    text = str(error) or type(error).__name__
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return f"TLS certificate not trusted ({text}); pass --ca-file for a private CA"
-    return text
+def loggable(url: httpx.URL) -> str:
+    """A URL without secrets: the values of query parameters outside a short list are redacted."""
+    pairs = parse_qsl(url.query.decode(), keep_blank_values=True)
+    query = "&".join(f"{k}={v if k in _LOGGABLE_PARAMS else '…'}" for k, v in pairs)
+    base = f"{url.scheme}://{url.netloc.decode()}{url.path}"
+    return f"{base}?{query}" if query else base
+
+
+async def _log_response(response: httpx.Response) -> None:
+    """One line per HTTP exchange (token requests and redirects included), for `-v`."""
+    if request_log.isEnabledFor(logging.DEBUG):
+        request = response.request
+        request_log.debug("HTTP %s %s -> %d", request.method, loggable(request.url), response.status_code)

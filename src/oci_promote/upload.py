@@ -18,8 +18,8 @@ import httpx
 
 from .digest import Digest
 from .errors import DigestMismatchError, PromoteError, TransportError
-from .registry import RegistryClient, error_codes, error_for
-from .transport import describe_transport_error, is_retryable
+from .http_errors import error_codes
+from .registry import RegistryClient
 
 log = logging.getLogger("oci_promote")
 
@@ -58,19 +58,26 @@ class BlobUploader:
         *,
         session: str | None = None,
     ) -> None:
-        """Upload one blob, retrying from a fresh session on retryable failures."""
-        attempt = 0
+        """Upload one blob; a failure after the session opened starts over from a new one.
+
+        A streamed body cannot be replayed, so the requests that carry it are sent once
+        each and the upload as a whole is the attempt. The POST that opens a session is
+        retried on its own, but its attempts are counted across the whole upload: each
+        request is sent at most `attempts` times, and the retries never multiply.
+        """
+        policy = self.client.transport.retry
+        attempts, posts = policy.start(what), policy.start(f"{what}: opening an upload session")
         while True:
-            location = session or await self.client.start_upload(repository)
-            session = None
+            location, session = session, None
             try:
+                location = location or await self.client.start_upload(repository, attempts=posts)
                 if self.chunked:
                     await self._chunked(location, digest, open_body(), what)
                 else:
                     await self._monolithic(location, digest, size, open_body(), what)
                 return
             except _MonolithicRefused:
-                await self.client.cancel_upload(location)
+                await self._abandon(location)
                 log.info(
                     "%s refuses monolithic uploads; sending chunks of up to %d bytes",
                     self.client.registry,
@@ -78,15 +85,16 @@ class BlobUploader:
                 )
                 self.chunked = True
             except PromoteError as e:
-                await self.client.cancel_upload(location)
-                if not is_retryable(e) or not self.client.retry.may_retry(attempt):
-                    raise
+                await self._abandon(location)
+                await attempts.failed(e)
                 log.info("%s: upload failed (%s); retrying from a new session", what, e)
-                await self.client.retry.pause(attempt, getattr(e, "retry_after", None))
-                attempt += 1
             except BaseException:
-                await self.client.cancel_upload(location)
+                await self._abandon(location)
                 raise
+
+    async def _abandon(self, location: str | None) -> None:
+        if location is not None:
+            await self.client.cancel_upload(location)
 
     async def _monolithic(
         self, location: str, digest: Digest, size: int, body: AsyncIterator[bytes], what: str
@@ -133,7 +141,7 @@ class BlobUploader:
         if response.status_code in (201, 202, 204):
             return _next_location(location, response)
         if response.status_code != 416:
-            raise error_for(response, what, self.client.registry)
+            raise self.client.transport.error(response, what)
         stored = await self._session_offset(location, what)
         if stored == offset + len(chunk):
             return location
@@ -157,32 +165,30 @@ class BlobUploader:
         return location
 
     async def _session_offset(self, location: str, what: str) -> int:
-        response = await self._request("GET", httpx.URL(location), what)
+        response = await self._request("GET", httpx.URL(location), what, headers={})
         if response.status_code not in (200, 204):
-            raise error_for(response, what, self.client.registry)
+            raise self.client.transport.error(response, what)
         # "0-N" means N+1 bytes stored; an empty session says "0-0" or (distribution) "0--1".
         match = _RANGE.fullmatch(response.headers.get("range", "").strip())
         return int(match[2]) + 1 if match and int(match[2]) >= int(match[1]) and match[2] != "0" else 0
 
-    async def _request(self, method: str, url: httpx.URL, what: str, **kwargs: object) -> httpx.Response:
-        try:
-            return await self.client.http.request(method, url, auth=self.client.auth, **kwargs)  # type: ignore[arg-type]
-        except httpx.StreamConsumed:
-            # A 401 in the middle of a streamed body (the token lapsed): a retry
-            # from a new session will carry the renewed token.
-            raise TransportError(
-                f"{what}: {self.client.registry} asked for credentials again during the upload",
-                registry=self.client.registry,
-            ) from None
-        except httpx.TransportError as e:
-            raise TransportError(
-                f"{what}: upload to {self.client.registry} failed: {describe_transport_error(e)}",
-                registry=self.client.registry,
-            ) from None
+    async def _request(
+        self,
+        method: str,
+        url: httpx.URL,
+        what: str,
+        *,
+        headers: dict[str, str],
+        content: bytes | AsyncIterator[bytes] | None = None,
+    ) -> httpx.Response:
+        """Send once, whatever the answer: the statuses are the upload's to interpret."""
+        return await self.client.transport.request(
+            method, str(url), what, headers=headers, content=content, ok=range(100, 600), retry=False
+        )
 
     def _finished(self, response: httpx.Response, digest: Digest, what: str) -> None:
         if response.status_code not in (201, 204):
-            raise error_for(response, what, self.client.registry)
+            raise self.client.transport.error(response, what)
         echoed = response.headers.get("docker-content-digest")
         if echoed and echoed != str(digest):
             raise DigestMismatchError(

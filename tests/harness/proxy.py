@@ -446,6 +446,12 @@ class Proxy:
         with self._lock:
             self._exchanges.clear()
 
+    @property
+    def connections(self) -> int:
+        """Client connections accepted so far, including those that never sent a request."""
+        with self._lock:
+            return self._connections
+
     # -- serving ---------------------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -466,6 +472,13 @@ class Proxy:
                 if not keep_alive or client.conn.states != {h11.CLIENT: h11.DONE, h11.SERVER: h11.DONE}:
                     break
                 client.conn.start_next_cycle()
+        except h11.RemoteProtocolError:
+            # As Go's net/http and most servers do with bytes that are not HTTP (a TLS
+            # ClientHello, say): answer 400 and close, so the client sees a plain-HTTP port.
+            with contextlib.suppress(Exception):
+                if client.conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    await client.send(h11.Response(status_code=400, headers=[("Connection", "close")]))
+                    await client.send(h11.EndOfMessage())
         except (OSError, h11.ProtocolError, _Closed, asyncio.CancelledError):
             pass
         finally:

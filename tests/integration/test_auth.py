@@ -52,6 +52,8 @@ def test_missing_credentials_is_a_clear_error(basic_registry: RunningRegistry) -
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
     assert basic_registry.host in line and "authentication required" in line
+    assert f"no credentials for {basic_registry.host}" in line and "docker login" in line
+    assert "refused the credentials" not in line
     assert "Traceback" not in result.stderr
 
 
@@ -65,7 +67,9 @@ def test_wrong_password_is_a_clear_error_without_echoing_it(basic_registry: Runn
         f"{basic_registry.username}:{wrong}",
     )
     assert result.returncode == 1
-    assert "authentication required or credentials rejected" in result.stderr
+    # Was: "authentication required or credentials rejected" (it could not tell which); now it says.
+    line = result.stderr.strip().splitlines()[-1]
+    assert f"{basic_registry.host} refused the credentials" in line and "no credentials" not in line
     assert wrong not in result.stderr + result.stdout
 
 

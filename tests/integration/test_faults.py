@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from tests.harness import quirks
 from tests.harness.images import build_layout
 from tests.harness.proxy import Action, Forward, Proxy, RequestView
 from tests.harness.registry import RunningRegistry
+from tests.integration.test_cli import cli
 
 ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
 CAMPAIGN_RUNS = int(os.environ.get("OCI_PROMOTE_CAMPAIGN_RUNS", "220"))
@@ -243,3 +244,64 @@ def tag_digest_with_token(registry: RunningRegistry, repo: str, tag: str) -> str
     with httpx.Client(base_url=registry.url, headers={"Authorization": f"Bearer {token}"}) as client:
         response = client.head(f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT})
     return response.headers.get("docker-content-digest") if response.status_code == 200 else None
+
+
+#: Fast backoff for the CLI, so five attempts cost milliseconds.
+FAST_ENV = {"OCI_PROMOTE_RETRY_DELAY": "0.001", "OCI_PROMOTE_RETRY_MAX_DELAY": "0.002"}
+
+
+def _always_503(method: str, path_part: str) -> Callable[[RequestView], Action]:
+    def handler(request: RequestView) -> Action:
+        if request.method == method and path_part in request.path:
+            return quirks.oci_error(503, "UNAVAILABLE", "always down")
+        return Forward()
+
+    return handler
+
+
+def _sent(proxy: Proxy, method: str, path_part: str) -> Counter[str]:
+    """How often each request (method, path and query) was sent."""
+    return Counter(
+        f"{e.path}?{e.query}" for e in proxy.exchanges() if e.method == method and path_part in e.path
+    )
+
+
+@pytest.mark.parametrize(
+    ("side", "method", "path_part"),
+    [
+        ("source", "GET", "/manifests/"),  # was sent 25 times: retrying(with_retries(...))
+        ("source", "GET", "/blobs/"),
+        ("destination", "HEAD", "/blobs/"),
+        ("destination", "POST", "/blobs/uploads/"),  # was sent 25 times: a retried upload's own retries
+        ("destination", "PUT", "/manifests/"),
+    ],
+)
+def test_a_request_that_always_fails_is_sent_at_most_retries_plus_one_times(
+    small_image: tuple[Path, str],
+    registry: RunningRegistry,
+    registry2: RunningRegistry,
+    src_proxy: Proxy,
+    dst_proxy: Proxy,
+    tmp_path: Path,
+    side: str,
+    method: str,
+    path_part: str,
+) -> None:
+    layout, _ = small_image
+    # Another image in the destination repository, so the copy asks which blobs it holds.
+    build_layout(tmp_path / "other", "v0", ["amd64"], 1, 1024)
+    oci_promote.copy(f"oci:{tmp_path / 'other'}:v0", [f"{registry2.host}/bounded/app:v0"])
+    if side == "source":
+        oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
+        source, proxy = f"{src_proxy.host}/app:v1", src_proxy
+    else:
+        source, proxy = f"oci:{layout}:v1", dst_proxy
+    proxy.set_handler(_always_503(method, path_part))
+    # One blob at a time: concurrent uploads of several blobs all POST the same URL.
+    args = ("--retries", "4", "--jobs", "1")
+    result = cli("copy", *args, source, f"{dst_proxy.host}/bounded/app", env=FAST_ENV)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("oci-promote: error:")]
+    assert len(errors) == 1 and "HTTP 503" in errors[0], result.stderr
+    sent = _sent(proxy, method, path_part)
+    assert sent and max(sent.values()) == 5, sent  # --retries 4: five attempts, never more

@@ -1,8 +1,9 @@
 """TLS: verification on by default, a CA bundle for private registries, SSL_CERT_FILE honoured.
 
-The registry serves TLS with a test CA (trustme) and Basic auth. Clients use
-plain HTTP for loopback names, so the registry is reached by a non-loopback
-name on its certificate, resolved to 127.0.0.1 inside this process only.
+The registry serves TLS with a test CA (trustme) and Basic auth. Loopback names
+get HTTPS when the port speaks TLS and plain HTTP otherwise, so most tests reach
+the registry by a non-loopback name on its certificate (always HTTPS), resolved
+to 127.0.0.1 inside this process only.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 import pytest
 
 import oci_promote
-from oci_promote.errors import TransportError
+from oci_promote.errors import AuthenticationError, PromoteError, TransportError
 from tests.conftest import RegistryFactory
+from tests.harness.proxy import Proxy
 from tests.harness.registry import TLS_TEST_HOSTNAME, RunningRegistry
-from tests.integration.test_cli import TESTREPO, V3
+from tests.integration.test_cli import TESTREPO, V3, cli
 
 
 @pytest.fixture
@@ -78,3 +80,106 @@ def test_ssl_cert_file_is_honoured(tls_registry: RunningRegistry, monkeypatch: p
         f"oci:{TESTREPO}:v3", [_dest(tls_registry, "env/app")], dest_creds=_creds(tls_registry)
     )
     assert result.destinations[0].pinned.endswith(f"/env/app@{V3}")
+
+
+def _handshake_errors(reg: RunningRegistry) -> int:
+    """TLS handshakes the registry saw fail (Go logs each one to stderr)."""
+    return reg.log_path.read_text(errors="replace").count("TLS handshake error")
+
+
+def test_a_tls_registry_on_loopback_is_spoken_to_in_https(tls_registry: RunningRegistry) -> None:
+    """The port-forward / SSH-tunnel case: `127.0.0.1:PORT` with --ca-file (was: HTTP 400)."""
+    assert tls_registry.ca_pem_path is not None
+    result = oci_promote.copy(
+        f"oci:{TESTREPO}:v3",
+        [f"{tls_registry.host}/loop/app:v3"],
+        ca_file=tls_registry.ca_pem_path,
+        dest_creds=_creds(tls_registry),
+    )
+    assert result.digest == V3
+    log = tls_registry.access_log()
+    assert any(e.method == "PUT" and e.path == "/v2/loop/app/manifests/v3" for e in log)
+    assert all(e.status != 400 for e in log)
+
+
+def test_a_plain_loopback_registry_sees_no_extra_request(
+    registry: RunningRegistry, registry2: RunningRegistry
+) -> None:
+    """Asking a plain-HTTP port for TLS first costs a handshake, never a request the registry logs."""
+    oci_promote.copy(f"oci:{TESTREPO}:v3", [f"{registry.host}/plain/app:v3"])
+    oci_promote.copy(f"{registry.host}/plain/app:v3", [f"{registry2.host}/plain/app"])
+    for reg in (registry, registry2):
+        log = reg.access_log()
+        assert log and all(e.path.startswith("/v2/") and e.status != 400 for e in log), log
+
+
+def test_https_only_refuses_plain_http_at_once_with_a_hint(registry: RunningRegistry) -> None:
+    with Proxy(registry.url) as front:
+        with pytest.raises(TransportError) as caught:
+            oci_promote.copy(
+                f"oci:{TESTREPO}:v3", [f"{front.host}/forced/app"], https_only=[front.host], retries=4
+            )
+        message = str(caught.value)
+        assert "does not speak TLS on this port" in message and f"--plain-http {front.host}" in message
+        assert front.connections == 1  # never retried: it will not start speaking TLS
+        assert front.exchanges() == []
+
+
+def test_a_plain_registry_under_a_tls_name_gets_a_hint_and_no_retry(registry: RunningRegistry) -> None:
+    """Was: '[SSL: WRONG_VERSION_NUMBER] wrong version number', five times over."""
+    with Proxy(registry.url) as front:
+        port = front.host.rsplit(":", 1)[1]
+        with pytest.raises(TransportError, match="does not speak TLS on this port") as caught:
+            oci_promote.copy(f"oci:{TESTREPO}:v3", [f"{TLS_TEST_HOSTNAME}:{port}/x/app"], retries=4)
+        assert "--plain-http" in str(caught.value) and "--insecure-registry" in str(caught.value)
+        assert front.connections == 1
+
+
+def test_plain_http_can_be_forced(tls_registry: RunningRegistry, registry: RunningRegistry) -> None:
+    result = oci_promote.copy(
+        f"oci:{TESTREPO}:v3", [f"{registry.host}/forced/app"], plain_http=[registry.host]
+    )
+    assert result.digest == V3
+    with pytest.raises(
+        PromoteError, match="HTTP 400"
+    ):  # Go: "Client sent an HTTP request to an HTTPS server"
+        oci_promote.copy(
+            f"oci:{TESTREPO}:v3",
+            [f"{tls_registry.host}/forced/app"],
+            plain_http=[tls_registry.host],
+            dest_creds=_creds(tls_registry),
+            retries=0,
+        )
+
+
+def test_an_untrusted_certificate_is_not_retried(tls_registry: RunningRegistry) -> None:
+    with pytest.raises(TransportError, match="--ca-file"):
+        oci_promote.copy(
+            f"oci:{TESTREPO}:v3",
+            [_dest(tls_registry, "tls/app")],
+            dest_creds=_creds(tls_registry),
+            retries=4,
+            retry_delay=0.01,
+        )
+    assert _handshake_errors(tls_registry) == 1  # was 5: it never heals by itself
+
+
+def test_an_https_registry_with_a_plain_http_token_realm_gets_no_credentials(
+    registry_factory: RegistryFactory,
+) -> None:
+    reg = registry_factory(tls=True, auth="token")
+    assert reg.token_server is not None and reg.token_server.realm.startswith("http://")
+    with pytest.raises(AuthenticationError) as caught:
+        oci_promote.copy(
+            f"oci:{TESTREPO}:v3", [_dest(reg, "realm/app")], ca_file=reg.ca_pem_path, dest_creds=_creds(reg)
+        )
+    assert "plain HTTP" in str(caught.value) and "refusing to send credentials" in str(caught.value)
+    assert reg.token_server.recorded() == []  # the password never went out unencrypted
+
+
+def test_a_missing_ca_file_is_one_line_not_a_tuple() -> None:
+    result = cli("digest", "--ca-file", "/nonexistent/ca.pem", "registry.example/a:b")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "oci-promote: error: cannot load CA certificates from /nonexistent/ca.pem: No such file or directory"
+    )

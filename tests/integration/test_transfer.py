@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 import oci_promote
-from oci_promote.transport import READ_SIZE, _tls_context, tls_context, use_large_reads
+from oci_promote.tls import _tls_context, tls_context
+from oci_promote.transport import READ_SIZE, use_large_reads
 from tests.harness.images import OCI_MANIFEST, build_layout
 from tests.harness.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
 from tests.harness.registry import RunningRegistry

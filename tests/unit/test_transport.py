@@ -11,26 +11,25 @@ from pathlib import Path
 import pytest
 
 from oci_promote.errors import UsageError
-from oci_promote.transport import (
-    DeferredTrustContext,
-    RetryPolicy,
-    parse_retry_after,
-    scheme_for,
-    tls_context,
-)
+from oci_promote.retry import RetryPolicy, parse_retry_after
+from oci_promote.scheme import scheme_plan
+from oci_promote.tls import DeferredTrustContext, tls_context
+
+#: Loopback and named insecure registries get HTTPS when their port speaks TLS, else plain HTTP.
+MAYBE_PLAIN = "https-or-http"
 
 
 @pytest.mark.parametrize(
     ("registry", "insecure", "scheme"),
     [
-        ("localhost:5000", (), "http"),
-        ("127.0.0.1:5000", (), "http"),
-        ("127.8.9.10", (), "http"),
-        ("[::1]:5000", (), "http"),
+        ("localhost:5000", (), MAYBE_PLAIN),
+        ("127.0.0.1:5000", (), MAYBE_PLAIN),
+        ("127.8.9.10", (), MAYBE_PLAIN),
+        ("[::1]:5000", (), MAYBE_PLAIN),
         ("registry-1.docker.io", (), "https"),
         ("registry.example.com:5000", (), "https"),
-        ("registry.example.com:5000", ("registry.example.com:5000",), "http"),
-        ("registry.example.com:5000", ("registry.example.com",), "http"),
+        ("registry.example.com:5000", ("registry.example.com:5000",), MAYBE_PLAIN),
+        ("registry.example.com:5000", ("registry.example.com",), MAYBE_PLAIN),
         ("registry.example.com:5000", ("registry.example.com:6000",), "https"),
         ("other.example.com", ("registry.example.com",), "https"),
         ("10.0.0.1:5000", (), "https"),  # private is not loopback
@@ -39,7 +38,24 @@ from oci_promote.transport import (
 def test_plain_http_only_for_loopback_and_named_insecure(
     registry: str, insecure: tuple[str, ...], scheme: str
 ) -> None:
-    assert scheme_for(registry, insecure) == scheme
+    assert scheme_plan(registry, insecure=insecure) == scheme
+
+
+@pytest.mark.parametrize(
+    ("registry", "plain", "https", "scheme"),
+    [
+        ("127.0.0.1:5000", ("127.0.0.1:5000",), (), "http"),
+        ("registry.example.com:5000", ("registry.example.com",), (), "http"),
+        ("localhost:5000", (), ("localhost:5000",), "https"),
+        ("[::1]:5000", (), ("[::1]",), "https"),
+        ("LOCALHOST:5000", (), ("localhost",), "https"),
+        ("localhost:5000", (), ("localhost:6000",), MAYBE_PLAIN),
+    ],
+)
+def test_the_scheme_can_be_forced_either_way(
+    registry: str, plain: tuple[str, ...], https: tuple[str, ...], scheme: str
+) -> None:
+    assert scheme_plan(registry, plain_http=plain, https_only=https) == scheme
 
 
 def test_retry_after_in_seconds_and_as_a_date() -> None:
