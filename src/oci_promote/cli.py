@@ -18,8 +18,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from .api import copy_async, resolve_digest_async
-from .copy import CopyResult
 from .errors import PromoteError
+from .present import summary_line
+from .result import CopyResult
 from .settings import ENV_PREFIX, Settings
 from .transport import use_large_reads
 
@@ -145,7 +146,7 @@ def _print_copy(result: CopyResult, as_json: bool) -> None:
         for dest in result.destinations:
             print(dest.pinned)
     for dest in result.destinations:
-        log.info("%s", dest.summary(result.dry_run))
+        log.info("%s", summary_line(dest, result.dry_run))
     if result.dry_run and not as_json:
         for dest in result.destinations:
             print(
@@ -165,9 +166,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command == "copy":
-            _print_copy(asyncio.run(copy_async(settings)), args.json)
+            _print_copy(asyncio.run(copy_async(settings.to_options())), args.json)
         else:
-            print(asyncio.run(resolve_digest_async(settings.source, settings)))
+            digest = resolve_digest_async(
+                settings.source, credential=settings.source_credential(), connect=settings.connect_options()
+            )
+            print(asyncio.run(digest))
     except PromoteError as e:
         print(f"oci-promote: error: {e}", file=sys.stderr)
         return e.exit_code
