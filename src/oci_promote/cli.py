@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy an image (every platform, verbatim) to one or more destinations",
         description="Copy SOURCE to every DEST byte for byte and print one pinned reference "
         "(HOST/REPO@sha256:...) per destination. SOURCE is a registry reference or "
-        "oci:PATH[:TAG|@DIGEST]. A DEST without tag or digest takes the source's tag.",
+        "oci:PATH[:TAG|@DIGEST]; DEST a registry reference or oci:DIR[:TAG] (an OCI layout, "
+        "created or extended). A DEST without tag or digest takes the source's tag.",
     )
     copy.add_argument("source", metavar="SOURCE")
     copy.add_argument("destinations", metavar="DEST", nargs="+")
