@@ -4,12 +4,15 @@
 >>> result = oci_promote.copy("ghcr.io/acme/api:1.4.2", ["registry.example.com/prod/api"])
 >>> result.digest
 'sha256:...'
+
+The library reads no `OCI_PROMOTE_*` variable: everything it does is in its
+arguments (`copy`) or in a `CopyOptions` (`copy_async`).
 """
 
 from __future__ import annotations
 
 from .api import copy, copy_async, resolve_digest, resolve_digest_async
-from .copy import CopyResult, DestinationResult
+from .credentials import Credential
 from .digest import Digest, parse_digest
 from .errors import (
     AuthenticationError,
@@ -26,30 +29,57 @@ from .errors import (
     TransportError,
     UsageError,
 )
+from .events import (
+    BlobDone,
+    BlobProgress,
+    BlobStarted,
+    DestinationPlanned,
+    Event,
+    EventCallback,
+    ManifestPushed,
+    PhaseEntered,
+    SourceResolved,
+    TagMoved,
+)
+from .options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
 from .reference import Reference, parse_reference
-from .settings import Settings
+from .result import CopyResult, DestinationResult
 
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
+    "BlobDone",
+    "BlobProgress",
+    "BlobStarted",
+    "ConnectOptions",
+    "CopyOptions",
     "CopyResult",
+    "Credential",
+    "CredentialProvider",
     "CredentialsError",
+    "DestinationPlanned",
     "DestinationResult",
     "Digest",
     "DigestMismatchError",
+    "Event",
+    "EventCallback",
     "IncompleteSourceError",
     "InvalidDigestError",
     "InvalidReferenceError",
     "ManifestError",
+    "ManifestPushed",
     "NotFoundError",
+    "PhaseEntered",
     "PromoteError",
     "Reference",
     "RegistryError",
-    "Settings",
+    "SourceResolved",
+    "TagMoved",
     "TransportError",
     "UsageError",
     "copy",
     "copy_async",
+    "copy_options",
     "parse_digest",
     "parse_reference",
     "resolve_digest",

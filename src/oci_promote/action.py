@@ -29,7 +29,6 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
 
 from .api import copy_async
-from .copy import CopyResult, DestinationResult, human_size
 from .errors import (
     AuthenticationError,
     AuthorizationError,
@@ -41,8 +40,13 @@ from .errors import (
     TransportError,
     UsageError,
 )
+from .events import Event, PhaseEntered
+from .ghcr import github_token_provider
 from .layout import is_layout_reference, parse_layout_reference
-from .reference import DOCKER_HUB, parse_reference
+from .options import CredentialProvider
+from .present import Progress, plural, summary_line
+from .reference import parse_reference, parse_registry_host
+from .result import CopyResult, DestinationResult
 from .settings import ENV_PREFIX, Settings
 from .transport import use_large_reads
 
@@ -104,6 +108,16 @@ class InputProblem:
     message: str
 
 
+class ActionSettings(Settings):
+    """The CLI's Settings plus the Action's own input: a GitHub token for ghcr.io."""
+
+    #: The `github-token` input: used for ghcr.io when no other credential is found.
+    github_token: SecretStr | None = None
+
+    def credential_provider(self) -> CredentialProvider | None:
+        return github_token_provider(self.github_token)
+
+
 class ActionInputError(UsageError):
     """One or more inputs are wrong; nothing was sent anywhere."""
 
@@ -153,12 +167,12 @@ def _setup_logging() -> None:
 # --- validation ----------------------------------------------------------------------------
 
 
-def load_settings() -> Settings:
+def load_settings() -> ActionSettings:
     """The CLI's Settings from OCI_PROMOTE_*; an empty input means "not given", as in Actions."""
     # A BaseSettings init option, not a field, so mypy's synthesised signature lacks it.
     options: dict[str, Any] = {"_env_ignore_empty": True}
     try:
-        return Settings(**options)
+        return ActionSettings(**options)
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -215,12 +229,7 @@ def _check_layout(text: str) -> None:
 
 
 def _check_host(text: str) -> None:
-    problem = f"{text!r} is not a registry HOST[:PORT]"
-    if "/" in text:
-        raise UsageError(problem)
-    ref = parse_reference(f"{text}/probe")
-    if ref.registry == DOCKER_HUB and "." not in text:
-        raise UsageError(problem)
+    parse_registry_host(text)
 
 
 def _credentials_problem(
@@ -246,20 +255,27 @@ class Run:
 
     dry_run: bool = False
     phase: str = "validate"
-    results: Sequence[DestinationResult] = ()
+    progress: Progress = field(default_factory=Progress)
     _group_open: bool = field(default=False, repr=False)
 
-    def enter(self, phase: str, results: Sequence[DestinationResult] = ()) -> None:
-        """copy_async's phase callback: one collapsible log group per phase."""
+    @property
+    def results(self) -> list[DestinationResult]:
+        return list(self.progress.destinations.values())
+
+    def on_event(self, event: Event) -> None:
+        """copy_async's event callback: counts for progress, one collapsible log group per phase."""
+        self.progress(event)
+        if isinstance(event, PhaseEntered):
+            self.enter(event.phase)
+
+    def enter(self, phase: str) -> None:
         self.close_group()
         self.phase = phase
-        if results:
-            self.results = results
-        n = len(self.results)
+        n = len(self.progress.destinations)
         titles = {
             "resolve": "Resolve the source",
-            "copy": f"{'Plan (dry run) for' if self.dry_run else 'Copy to'} {_plural(n, 'destination')}",
-            "verify": f"Verify {_plural(n, 'destination')}",
+            "copy": f"{'Plan (dry run) for' if self.dry_run else 'Copy to'} {plural(n, 'destination')}",
+            "verify": f"Verify {plural(n, 'destination')}",
         }
         gau.start_group(titles.get(phase, phase))
         self._group_open = True
@@ -277,32 +293,17 @@ class Run:
             await asyncio.sleep(interval)
             if self.phase != "copy" or self.dry_run:
                 continue
-            line = progress_line(self.results, time.monotonic() - started)
+            line = self.progress.line(time.monotonic() - started)
             if line and line != last:
                 log.info("%s", line)
                 last = line
-
-
-def progress_line(results: Sequence[DestinationResult], seconds: float) -> str | None:
-    """`copying: 3 of 8 blobs, 12.0 MB of 80.5 MB (14%), 20 s`, or None with nothing to move."""
-    total = sum(r.blobs_missing for r in results if not r.up_to_date)
-    total_bytes = sum(r.bytes_missing for r in results if not r.up_to_date)
-    if total == 0:
-        return None
-    done = sum(r.blobs_copied + r.blobs_mounted for r in results)
-    sent = sum(r.bytes_copied + r.bytes_in_flight for r in results)
-    percent = f" ({100 * sent // total_bytes}%)" if total_bytes else ""
-    return (
-        f"copying: {done} of {_plural(total, 'blob')}, {human_size(sent)} of {human_size(total_bytes)}"
-        f"{percent}, {seconds:.0f} s"
-    )
 
 
 async def promote(settings: Settings, run: Run) -> CopyResult:
     """Copy, grouped by phase (the engine resolves every destination again in "verify")."""
     ticker = asyncio.ensure_future(run.report_progress())
     try:
-        result = await copy_async(settings, on_phase=run.enter)
+        result = await copy_async(settings.to_options(), on_event=run.on_event)
     finally:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -416,7 +417,7 @@ def success_summary(result: CopyResult) -> str:
 
 
 def failure_summary(error: PromoteError, source: str, run: Run) -> str:
-    digest = next((r.digest for r in run.results if r.digest), "")
+    digest = run.progress.digest
     lines = ["### oci-promote: failed", "", *_facts_table(source, digest, "")]
     lines.append(f"| Failed while | {run.phase} |")
     if isinstance(error, DigestMismatchError):
@@ -472,10 +473,6 @@ def _longest_backtick_run(text: str) -> int:
     return longest
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
 # --- entry point ---------------------------------------------------------------------------
 
 
@@ -506,7 +503,7 @@ def main() -> int:
         raise
 
     for dest in result.destinations:
-        log.info("%s", dest.summary(result.dry_run))
+        log.info("%s", summary_line(dest, result.dry_run))
     set_outputs(result)
     declare_artifacts(result)
     write_summary(success_summary(result))

@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from . import cli_diff
 from .api import copy_async, resolve_digest_async
-from .copy import CopyResult
 from .errors import PromoteError
+from .present import summary_line
+from .result import CopyResult
 from .settings import ENV_PREFIX, Settings
 from .transport import use_large_reads
 
@@ -99,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy an image (every platform, verbatim) to one or more destinations",
         description="Copy SOURCE to every DEST byte for byte and print one pinned reference "
         "(HOST/REPO@sha256:...) per destination. SOURCE is a registry reference or "
-        "oci:PATH[:TAG|@DIGEST]. A DEST without tag or digest takes the source's tag.",
+        "oci:PATH[:TAG|@DIGEST]; DEST a registry reference or oci:DIR[:TAG] (an OCI layout, "
+        "created or extended). A DEST without tag or digest takes the source's tag.",
     )
     copy.add_argument("source", metavar="SOURCE")
     copy.add_argument("destinations", metavar="DEST", nargs="+")
@@ -159,7 +161,7 @@ def _print_copy(result: CopyResult, as_json: bool) -> None:
         for dest in result.destinations:
             print(dest.pinned)
     for dest in result.destinations:
-        log.info("%s", dest.summary(result.dry_run))
+        log.info("%s", summary_line(dest, result.dry_run))
     if result.dry_run and not as_json:
         for dest in result.destinations:
             print(
@@ -181,9 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in cli_diff.COMMANDS:
             return cli_diff.run(args, settings)
         if args.command == "copy":
-            _print_copy(asyncio.run(copy_async(settings)), args.json)
+            _print_copy(asyncio.run(copy_async(settings.to_options())), args.json)
         else:
-            print(asyncio.run(resolve_digest_async(settings.source, settings)))
+            digest = resolve_digest_async(
+                settings.source, credential=settings.source_credential(), connect=settings.connect_options()
+            )
+            print(asyncio.run(digest))
     except PromoteError as e:
         print(f"oci-promote: error: {e}", file=sys.stderr)
         return e.exit_code

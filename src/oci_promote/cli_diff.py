@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 
-from .api import Registries
+from .connect import Connections
 from .digest import parse_digest
 from .errors import PromoteError
 from .forensics import explain, open_reader, render, verify_all
@@ -66,8 +66,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _diff(args: argparse.Namespace, settings: Settings) -> int:
     async with AsyncExitStack() as stack:
-        registries = Registries(settings, stack)
-        comparison = await explain(open_reader(args.a, registries), open_reader(args.b, registries))
+        connections = Connections(settings.connect_options(), stack)
+        credential = settings.source_credential()
+        comparison = await explain(
+            open_reader(args.a, connections, credential), open_reader(args.b, connections, credential)
+        )
     print(json.dumps(comparison.to_dict(), indent=2) if args.json else render(comparison))
     return _SAME if comparison.identical else _DIFFER
 
@@ -75,8 +78,9 @@ async def _diff(args: argparse.Namespace, settings: Settings) -> int:
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     expected = parse_digest(args.digest.strip())
     async with AsyncExitStack() as stack:
-        registries = Registries(settings, stack)
-        readers = [open_reader(text, registries) for text in args.references]
+        connections = Connections(settings.connect_options(), stack)
+        credential = settings.source_credential()
+        readers = [open_reader(text, connections, credential) for text in args.references]
         outcomes = await verify_all(readers, expected)
     verified = all(o.ok for o in outcomes)
     if args.json:

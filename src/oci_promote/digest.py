@@ -38,9 +38,6 @@ class Digest:
         """The first 12 hex characters, for human-facing logs."""
         return f"{self.algorithm}:{self.encoded[:12]}"
 
-    def hasher(self) -> DigestVerifier:
-        return DigestVerifier(self)
-
 
 def parse_digest(text: str) -> Digest:
     """Parse and validate `algorithm:encoded`; raise InvalidDigestError with the reason."""

@@ -56,9 +56,6 @@ class Descriptor:
         """Non-distributable layers live at their `urls`; registries do not hold them."""
         return self.media_type in NON_DISTRIBUTABLE_TYPES
 
-    def describe(self) -> str:
-        return f"{self.digest.short} ({self.platform})" if self.platform else self.digest.short
-
 
 @dataclass(frozen=True)
 class Manifest:
@@ -74,10 +71,6 @@ class Manifest:
     @property
     def is_index(self) -> bool:
         return self.media_type in INDEX_TYPES
-
-    @property
-    def size(self) -> int:
-        return len(self.raw)
 
 
 def parse_manifest(raw: bytes, *, declared: str | None = None, digest: Digest | None = None) -> Manifest:

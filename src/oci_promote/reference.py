@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from .digest import Digest, parse_digest
-from .errors import InvalidDigestError, InvalidReferenceError
+from .errors import InvalidDigestError, InvalidReferenceError, UsageError
 
 DOCKER_HUB = "registry-1.docker.io"
 HUB_ALIASES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB})
@@ -129,6 +129,17 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> Referen
     if tag is None and digest is None:
         tag = default_tag
     return Reference(registry=registry, repository=path, tag=tag, digest=digest)
+
+
+def parse_registry_host(text: str) -> str:
+    """A registry named alone (`host[:port]`, as for --insecure-registry), normalised."""
+    problem = UsageError(f"{text!r} is not a registry HOST[:PORT]")
+    if not isinstance(text, str) or "/" in text:
+        raise problem
+    ref = parse_reference(f"{text}/probe")
+    if ref.registry == DOCKER_HUB and "." not in text:
+        raise problem
+    return ref.registry
 
 
 def is_loopback_registry(registry: str) -> bool:

@@ -1,8 +1,8 @@
-"""Every input, validated once, shared by the CLI and the GitHub Action.
+"""The CLI's and the Action's inputs: read from arguments and `OCI_PROMOTE_*` variables, once.
 
-Values come from the command line (the CLI passes them in) or from
-`OCI_PROMOTE_*` environment variables; validation happens here, before any
-request is sent.
+This model is the front ends' only: it reads the environment (pydantic-settings)
+and builds the library's explicit options (`to_options`), which read nothing.
+Numeric ranges come from `options.BOUNDS`, so the library and this model agree.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .credentials import Credential, parse_user_password
 from .digest import Digest, parse_digest
-from .errors import CredentialsError
+from .errors import CredentialsError, UsageError
+from .options import BOUNDS, ConnectOptions, CopyOptions, CredentialProvider, copy_options
 
 ENV_PREFIX = "OCI_PROMOTE_"
+_DEFAULT = ConnectOptions()
 
 
 def split_list(value: Any) -> Any:
@@ -25,6 +27,13 @@ def split_list(value: Any) -> Any:
     if isinstance(value, str):
         return [item.strip() for line in value.splitlines() for item in line.split(",") if item.strip()]
     return value
+
+
+def _bounded(name: str, default: Any) -> Any:
+    bound = BOUNDS[name][0]
+    if bound.low_open:
+        return Field(default=default, gt=bound.low, le=bound.high)
+    return Field(default=default, ge=bound.low, le=bound.high)
 
 
 class Settings(BaseSettings):
@@ -45,18 +54,16 @@ class Settings(BaseSettings):
     https_only: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ca_file: Path | None = None
     dry_run: bool = False
-    jobs: int = Field(default=4, ge=1, le=64)
+    jobs: int = _bounded("jobs", 4)
     include_foreign_layers: bool = False
-    timeout: float = Field(default=60.0, gt=0, le=3600)
-    retries: int = Field(default=4, ge=0, le=20)
-    retry_delay: float = Field(default=0.5, ge=0, le=60)
-    retry_max_delay: float = Field(default=10.0, ge=0, le=600)
-    retry_after_cap: float = Field(default=60.0, ge=0, le=3600)
-    retry_budget: int = Field(default=100, ge=0, le=10000)
-    chunk_size: int = Field(default=4 * 1024 * 1024, ge=64 * 1024, le=1024 * 1024 * 1024)
+    timeout: float = _bounded("timeout", _DEFAULT.timeout)
+    retries: int = _bounded("retries", _DEFAULT.retries)
+    retry_delay: float = _bounded("retry_delay", _DEFAULT.retry_delay)
+    retry_max_delay: float = _bounded("retry_max_delay", _DEFAULT.retry_max_delay)
+    retry_after_cap: float = _bounded("retry_after_cap", _DEFAULT.retry_after_cap)
+    retry_budget: int = _bounded("retry_budget", _DEFAULT.retry_budget)
+    chunk_size: int = _bounded("chunk_size", _DEFAULT.chunk_size)
     chunked: bool = False
-    #: The GitHub Action's `github-token`: used for ghcr.io when no other credential is found.
-    github_token: SecretStr | None = None
 
     _split_lists = field_validator(
         "destinations", "insecure_registries", "plain_http", "https_only", mode="before"
@@ -75,6 +82,44 @@ class Settings(BaseSettings):
 
     def destination_credential(self) -> Credential | None:
         return _credential(self.dest_creds, self.dest_username, self.dest_password, "destination")
+
+    def credential_provider(self) -> CredentialProvider | None:
+        """Where credentials come from after the explicit ones and the Docker config (none here)."""
+        return None
+
+    def connect_options(self) -> ConnectOptions:
+        return ConnectOptions(
+            docker_config=self.docker_config,
+            credential_provider=self.credential_provider(),
+            insecure_registries=tuple(self.insecure_registries),
+            plain_http=tuple(self.plain_http),
+            https_only=tuple(self.https_only),
+            ca_file=self.ca_file,
+            timeout=self.timeout,
+            retries=self.retries,
+            retry_delay=self.retry_delay,
+            retry_max_delay=self.retry_max_delay,
+            retry_after_cap=self.retry_after_cap,
+            retry_budget=self.retry_budget,
+            chunk_size=self.chunk_size,
+            chunked=self.chunked,
+        )
+
+    def to_options(self) -> CopyOptions:
+        """The library's options; every reference, digest and credential parsed here, once."""
+        if not self.source:
+            raise UsageError("no source given")
+        return copy_options(
+            self.source,
+            self.destinations,
+            expected_digest=self.expected(),
+            dry_run=self.dry_run,
+            jobs=self.jobs,
+            include_foreign_layers=self.include_foreign_layers,
+            src_creds=self.source_credential(),
+            dest_creds=self.destination_credential(),
+            connect=self.connect_options(),
+        )
 
 
 def _credential(

@@ -12,10 +12,12 @@ import pytest
 from pydantic import SecretStr
 
 from oci_promote import action
-from oci_promote.api import GITHUB_TOKEN_USERNAME, Registries
-from oci_promote.copy import DestinationResult
+from oci_promote.connect import Connections
 from oci_promote.credentials import Credential
 from oci_promote.errors import DigestMismatchError
+from oci_promote.ghcr import GITHUB_TOKEN_USERNAME
+from oci_promote.present import progress_line
+from oci_promote.result import DestinationResult
 from oci_promote.settings import Settings
 from tests.action.runner import parse_commands
 
@@ -85,10 +87,10 @@ def test_markdown_cells_survive_pipes_backticks_and_newlines() -> None:
 def test_progress_line_counts_blobs_and_bytes() -> None:
     a = DestinationResult("r/a:1", "r/a@x", "x", "1", blobs_missing=4, bytes_missing=4_000_000)
     b = DestinationResult("r/b:1", "r/b@x", "x", "1", up_to_date=True, blobs_missing=9, bytes_missing=9)
-    assert action.progress_line([a, b], 3) == "copying: 0 of 4 blobs, 0 B of 4.0 MB (0%), 3 s"
+    assert progress_line([a, b], 3) == "copying: 0 of 4 blobs, 0 B of 4.0 MB (0%), 3 s"
     a.blobs_copied, a.blobs_mounted, a.bytes_copied = 2, 1, 1_500_000
-    assert action.progress_line([a, b], 12.4) == "copying: 3 of 4 blobs, 1.5 MB of 4.0 MB (37%), 12 s"
-    assert action.progress_line([b], 1) is None
+    assert progress_line([a, b], 12.4) == "copying: 3 of 4 blobs, 1.5 MB of 4.0 MB (37%), 12 s"
+    assert progress_line([b], 1) is None
 
 
 def test_failure_summary_says_what_failed() -> None:
@@ -104,14 +106,14 @@ def test_failure_summary_says_what_failed() -> None:
 
 async def _credential(settings: Settings, registry: str, explicit: Credential | None) -> Credential | None:
     async with AsyncExitStack() as stack:
-        return Registries(settings, stack).client(registry, explicit).auth.credential
+        return Connections(settings.connect_options(), stack).credential(registry, explicit)
 
 
 def test_github_token_is_the_last_resort_for_ghcr_only(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
     token = SecretStr("ghs_token")
-    settings = Settings(github_token=token, docker_config=empty)
+    settings = action.ActionSettings(github_token=token, docker_config=empty)
 
     fallback = asyncio.run(_credential(settings, "ghcr.io", None))
     assert fallback == Credential(GITHUB_TOKEN_USERNAME, token)
@@ -123,5 +125,7 @@ def test_github_token_is_the_last_resort_for_ghcr_only(tmp_path: Path) -> None:
     config = tmp_path / "config.json"
     auth = base64.b64encode(b"octocat:ghp_from_login").decode()
     config.write_text(json.dumps({"auths": {"ghcr.io": {"auth": auth}}}))
-    from_login = asyncio.run(_credential(Settings(github_token=token, docker_config=config), "ghcr.io", None))
+    from_login = asyncio.run(
+        _credential(action.ActionSettings(github_token=token, docker_config=config), "ghcr.io", None)
+    )
     assert from_login == Credential("octocat", SecretStr("ghp_from_login"))

@@ -135,30 +135,30 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
 ) -> None:
     """Progress must move while a single big blob streams, not only when it completes."""
 
-    from oci_promote import Settings
-    from oci_promote.copy import DestinationResult
+    from oci_promote.present import Progress
     from tests.harness import quirks
 
     layout = tmp_path / "layout"
     build_layout(layout, "v1", ["amd64"], 1, 4 * 1024 * 1024)
     oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
     samples: list[tuple[int, int]] = []
-    results: list[DestinationResult] = []
+    progress = Progress()
 
     async def run(source: str) -> None:
         async def sample() -> None:
             while True:
                 await asyncio.sleep(0.05)
-                if results:
-                    samples.append((results[0].bytes_in_flight, results[0].blobs_copied))
+                rows = list(progress.destinations.values())
+                if rows:
+                    samples.append((progress.bytes_in_flight, rows[0].blobs_copied))
 
         sampler = asyncio.ensure_future(sample())
-        settings = Settings(source=source, destinations=[f"{registry2.host}/progress/app"], jobs=1)
+        options = oci_promote.copy_options(source, [f"{registry2.host}/progress/app"], jobs=1)
         try:
-            result = await oci_promote.copy_async(settings, on_phase=lambda _, r: results.extend(r[:1]))
+            result = await oci_promote.copy_async(options, on_event=progress)
         finally:
             sampler.cancel()
-        assert result.destinations[0].bytes_in_flight == 0  # nothing left counted once done
+        assert progress.bytes_in_flight == 0  # nothing left counted once done
         assert "bytes_in_flight" not in result.to_dict()["destinations"][0]
 
     # The source trickles the blob out at 2 MiB/s: the count must rise while it streams.

@@ -1,24 +1,25 @@
-"""The one place the forensics read images: a small reader protocol over today's sources.
+"""The one place the forensics read images: a small reader protocol over the storage layer.
 
 `diff` and `verify` need little: a reference's top manifest, child manifests by
 descriptor, whole small blobs (configs) and the first bytes of large ones
-(layers), all verified or bounded. Everything here goes through `ImageSource`
-(registry or OCI layout); when the storage protocol replaces it, only this
-module changes.
+(layers), all verified or bounded. Everything here goes through a `Storage`
+(registry or OCI layout) and the engine's verified manifest loaders.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ..api import Registries
+from ..api import image_source
+from ..connect import Connections
+from ..credentials import Credential
 from ..digest import Digest, DigestVerifier
+from ..engine import Source
 from ..errors import ManifestError
-from ..layout import LayoutReference, LayoutSource, is_layout_reference, parse_layout_reference
+from ..graph import load_child, load_top
 from ..media import Descriptor, Manifest
-from ..reference import parse_reference
-from ..sources import ImageSource, RegistrySource
+from ..options import Location, parse_location
 
 
 @dataclass(frozen=True)
@@ -49,20 +50,22 @@ class TreeReader(Protocol):
 
 
 class SourceReader:
-    """A TreeReader over an `ImageSource`; the top manifest is fetched once."""
+    """A TreeReader over one storage at one tag or digest; the top manifest is fetched once."""
 
-    def __init__(self, source: ImageSource) -> None:
+    def __init__(self, source: Source, location: Location) -> None:
         self.source = source
+        self.location = location
         self.description = source.description
         self._top: Manifest | None = None
 
     async def top(self) -> Manifest:
         if self._top is None:
-            self._top = await self.source.resolve_top()
+            s = self.source
+            self._top = await load_top(s.storage, s.target, s.digest, s.description)
         return self._top
 
     async def child(self, descriptor: Descriptor) -> Manifest:
-        return await self.source.fetch_child(descriptor)
+        return await load_child(self.source.storage, descriptor, self.description)
 
     async def blob(self, descriptor: Descriptor, *, limit: int) -> bytes:
         """The whole blob, refused above `limit` and checked against its size and digest."""
@@ -73,7 +76,7 @@ class SourceReader:
             )
         verifier = DigestVerifier(descriptor.digest, descriptor.size)
         parts = []
-        async for chunk in self.source.open_blob(descriptor):
+        async for chunk in self.source.storage.open_blob(descriptor):
             verifier.update(chunk)  # raises as soon as more bytes arrive than the descriptor says
             parts.append(chunk)
         verifier.verify(f"{self.description}: blob")
@@ -81,7 +84,7 @@ class SourceReader:
 
     async def blob_prefix(self, descriptor: Descriptor, length: int) -> bytes:
         """The first `length` bytes of a blob; the rest is never downloaded."""
-        stream = self.source.open_blob(descriptor)
+        stream = self.source.storage.open_blob(descriptor)
         data = b""
         try:
             async for chunk in stream:
@@ -96,19 +99,11 @@ class SourceReader:
 
     def at_digest(self, digest: Digest) -> SourceReader:
         """The same repository (or layout), at another digest."""
-        source = self.source
-        if isinstance(source, RegistrySource):
-            return SourceReader(RegistrySource(source.client, source.reference.with_digest(digest)))
-        if isinstance(source, LayoutSource):
-            return SourceReader(LayoutSource(LayoutReference(source.ref.path, None, digest)))
-        raise TypeError(f"cannot re-target {type(source).__name__}")
+        location = replace(self.location, tag=None, digest=digest)
+        return SourceReader(image_source(location, self.source.storage), location)
 
 
-def open_reader(text: str, registries: Registries) -> SourceReader:
+def open_reader(text: str, connections: Connections, credential: Credential | None = None) -> SourceReader:
     """A reader for a reference as the user typed it: `HOST/REPO[:TAG|@DIGEST]` or `oci:PATH...`."""
-    if is_layout_reference(text):
-        return SourceReader(LayoutSource(parse_layout_reference(text)))
-    ref = parse_reference(text)
-    client = registries.client(ref.registry, registries.settings.source_credential())
-    client.auth.declare(ref.repository, "pull")
-    return SourceReader(RegistrySource(client, ref))
+    location = parse_location(text)
+    return SourceReader(image_source(location, connections.source(location, credential)), location)

@@ -1,0 +1,181 @@
+"""The copy, storage to storage: resolve, graph, inventory, plan, execute, verify.
+
+Written against the storage protocol only, so the unit tests run it on the
+in-memory storage and the library on registries and layouts alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from .concurrency import Job, run_all
+from .digest import Digest
+from .errors import DigestMismatchError, PromoteError
+from .events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, ignore
+from .execute import Target, execute, verify
+from .graph import ImageGraph, load_graph, load_top
+from .inventory import take_inventory
+from .plan import Holdings, Plan, group_by_repository, make_plan
+from .result import CopyResult, DestinationResult
+from .storage import Storage
+
+log = logging.getLogger("oci_promote")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A destination as the engine takes it: a name, its tag or digest, and its storage."""
+
+    name: str
+    tag: str | None
+    digest: Digest | None
+    storage: Storage
+
+    @property
+    def label(self) -> str:
+        """How results and messages name it: with its tag, or bare when pinned by digest."""
+        return f"{self.name}:{self.tag}" if self.tag else self.name
+
+    def __str__(self) -> str:
+        return self.label + (f"@{self.digest}" if self.digest else "")
+
+
+@dataclass(frozen=True)
+class Source:
+    storage: Storage
+    #: What to ask the storage for: a tag, or a digest's text.
+    target: str
+    #: The digest the reference names, if it names one (the bytes must hash to it).
+    digest: Digest | None
+    description: str
+
+
+async def run_copy(
+    source: Source,
+    endpoints: Sequence[Endpoint],
+    *,
+    expected: Digest | None = None,
+    dry_run: bool = False,
+    jobs: int = 4,
+    include_foreign_layers: bool = False,
+    on_event: EventCallback | None = None,
+) -> CopyResult:
+    """Copy the source image to every endpoint, preserving the manifest digest."""
+    emit = on_event or ignore
+    started = time.monotonic()
+    labels = tuple(e.label for e in endpoints)
+    where = source.description
+    emit(PhaseEntered("resolve", labels))
+    log.info("resolving %s", where)
+    top = await load_top(source.storage, source.target, source.digest, where)
+    digest = top.digest
+    log.info("source %s is %s (%s)", where, digest, top.media_type)
+    _check_digests(where, digest, expected, endpoints)
+    emit(SourceResolved(where, str(digest), top.media_type))
+    targets = [
+        Target(
+            e.label,
+            e.storage,
+            e.tag or str(digest),
+            DestinationResult(e.label, f"{e.name}@{digest}", str(digest), e.tag),
+        )
+        for e in endpoints
+    ]
+
+    emit(PhaseEntered("copy", labels))
+    graph = await load_graph(source.storage, top, where, include_foreign=include_foreign_layers)
+    if graph.foreign:
+        log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
+    limiter = anyio.CapacityLimiter(jobs)
+    plan = await _plan(graph, source.storage, targets, limiter)
+    _record_plan(plan, graph, targets, emit)
+    if not dry_run:
+        await execute(plan, graph, source.storage, targets, limiter, emit)
+        emit(PhaseEntered("verify", labels))
+        await verify((t for t in targets if not t.result.up_to_date), digest, limiter)
+    for t in targets:
+        t.result.seconds = round(time.monotonic() - started, 3)
+    return CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
+
+
+async def _plan(
+    graph: ImageGraph, source: Storage, targets: list[Target], limiter: anyio.CapacityLimiter
+) -> Plan:
+    """Ask each destination repository what it holds (once per repository), then plan."""
+    groups = group_by_repository([t.storage.identity for t in targets])
+    members = [[(i, targets[i].target) for i in group] for group in groups]
+    holdings: list[Holdings] = [Holdings({}) for _ in groups]
+
+    def inventory(n: int) -> Job:
+        first = targets[groups[n][0]]
+
+        async def run() -> None:
+            try:
+                holdings[n] = await take_inventory(first.storage, [t for _, t in members[n]], graph, limiter)
+            except PromoteError as e:
+                e.add_context(f"destination {first.label}", "nothing was written")
+                raise
+
+        return run
+
+    await run_all(inventory(n) for n in range(len(groups)))
+    mountable = [targets[g[0]].storage.can_mount_from(source) for g in groups]
+    return make_plan(graph, members, holdings, mountable)
+
+
+def _check_digests(
+    where: str, digest: Digest, expected: Digest | None, endpoints: Sequence[Endpoint]
+) -> None:
+    if expected is not None and expected != digest:
+        raise DigestMismatchError(
+            f"{where} is {digest}, but the expected digest is {expected}; nothing was copied",
+            expected=str(expected),
+            got=str(digest),
+        )
+    for dest in endpoints:
+        if dest.digest is not None and dest.digest != digest:
+            raise DigestMismatchError(
+                f"destination {dest} names digest {dest.digest}, but the source is {digest}; "
+                "nothing was copied",
+                expected=str(dest.digest),
+                got=str(digest),
+            )
+
+
+def _record_plan(plan: Plan, graph: ImageGraph, targets: list[Target], emit: EventCallback) -> None:
+    """Fill each destination's result with what the plan found, log it, and say it.
+
+    The destination that does a repository's shared work counts it; the others in
+    the same repository count everything as already there (only their tag moves).
+    """
+    for repository in plan.repositories:
+        for index, _ in repository.members:
+            dest = targets[index]
+            r = dest.result
+            r.up_to_date = index in repository.up_to_date
+            r.blobs_skipped, r.manifests_skipped = len(graph.blobs), len(graph.children) + r.up_to_date
+            if r.up_to_date:
+                log.info("%s already has %s; nothing to send", dest.label, r.digest)
+            elif index == repository.worker and (repository.blobs or repository.children):
+                r.blobs_missing = len(repository.blobs)
+                r.bytes_missing = sum(m.descriptor.size for m in repository.blobs)
+                r.blobs_skipped, r.manifests_skipped = repository.blobs_skipped, repository.manifests_skipped
+                log.info(
+                    "%s lacks %d blob(s) (%d bytes) and %d manifest(s)",
+                    dest.label,
+                    r.blobs_missing,
+                    r.bytes_missing,
+                    len(repository.children) + 1,
+                )
+            else:
+                log.info("%s: the repository has (or gets) the image; only the tag moves", dest.label)
+            emit(
+                DestinationPlanned(
+                    dest.label, r.pinned, r.up_to_date, r.blobs_missing, r.bytes_missing, r.blobs_skipped
+                )
+            )

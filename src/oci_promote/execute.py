@@ -1,0 +1,175 @@
+"""The executor: runs a plan with bounded concurrency, in dependency order, tags last.
+
+Each phase (blobs, each wave of child manifests, top manifests by digest,
+tags) finishes everywhere before the next starts, so a failure before the tag
+phase leaves every tag where it was. The first error cancels the phase's other
+jobs (and their upload sessions) and names the destination it happened at,
+followed by what the failure left behind: no tag moved, or which tags did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+
+import anyio
+
+from .concurrency import Job, run_all
+from .digest import Digest, DigestVerifier
+from .errors import DigestMismatchError, IncompleteSourceError, NotFoundError, PromoteError
+from .events import BlobDone, BlobProgress, BlobStarted, EventCallback, ManifestPushed, TagMoved
+from .graph import ImageGraph
+from .media import Descriptor, Manifest
+from .plan import BlobMove, Plan
+from .result import DestinationResult
+from .storage import Storage
+
+log = logging.getLogger("oci_promote")
+NOTHING_MOVED = "no tag was moved"
+
+
+@dataclass
+class Target:
+    """One destination as the executor sees it."""
+
+    label: str
+    storage: Storage
+    #: The tag, or the digest's text for a destination pinned by digest.
+    target: str
+    result: DestinationResult
+
+
+async def execute(
+    plan: Plan,
+    graph: ImageGraph,
+    source: Storage,
+    targets: list[Target],
+    limiter: anyio.CapacityLimiter,
+    emit: EventCallback,
+) -> None:
+    top = plan.top
+    working = [(r, targets[r.worker]) for r in plan.repositories if r.worker is not None]
+
+    def at(dest: Target, job: Job, note: Callable[[], str] = lambda: NOTHING_MOVED) -> Job:
+        async def run() -> None:
+            try:
+                await job()
+            except PromoteError as e:
+                e.add_context(f"destination {dest.label}", note())
+                raise
+
+        return run
+
+    await run_all((at(d, _blob_job(source, d, move, emit)) for r, d in working for move in r.blobs), limiter)
+    for wave in graph.waves(graph.children):
+        jobs = (
+            at(d, _manifest_job(d, m, str(m.digest), emit, child=True))
+            for r, d in working
+            for m in wave
+            if m in r.children
+        )
+        await run_all(jobs, limiter)
+    await run_all(
+        (at(d, _manifest_job(d, top, str(top.digest), emit)) for r, d in working if r.top_by_digest), limiter
+    )
+    moved: list[str] = []
+
+    def moved_note() -> str:
+        return f"tags already moved: {', '.join(moved)}" if moved else NOTHING_MOVED
+
+    def tag_job(dest: Target, target: str) -> Job:
+        async def run() -> None:
+            await _manifest_job(dest, top, target, emit)()
+            moved.append(dest.label)
+            if target != str(top.digest):
+                emit(TagMoved(dest.label, target, str(top.digest)))
+
+        return run
+
+    jobs = (at(targets[i], tag_job(targets[i], t), moved_note) for r, _ in working for i, t in r.targets)
+    await run_all(jobs, limiter)
+
+
+async def verify(targets: Iterable[Target], digest: Digest, limiter: anyio.CapacityLimiter) -> None:
+    """Resolve every written destination again: it must give the source digest."""
+
+    def job(dest: Target) -> Job:
+        async def run() -> None:
+            try:
+                got = await dest.storage.resolve(dest.target)
+                if got != digest:
+                    raise DigestMismatchError(
+                        f"{dest.label} resolves to {got or 'nothing'} after the push, "
+                        f"but the source is {digest}",
+                        expected=str(digest),
+                        got=str(got) if got else "nothing",
+                    )
+            except PromoteError as e:
+                e.add_context(f"destination {dest.label}")
+                raise
+            log.info("%s resolves to %s", dest.label, got)
+
+        return run
+
+    await run_all((job(d) for d in targets), limiter)
+
+
+def _blob_job(source: Storage, dest: Target, move: BlobMove, emit: EventCallback) -> Job:
+    async def run() -> None:
+        blob = move.descriptor
+        digest = str(blob.digest)
+        emit(BlobStarted(dest.label, digest, blob.size))
+
+        def body() -> AsyncIterator[bytes]:
+            return _verified(
+                source, blob, lambda sent: emit(BlobProgress(dest.label, digest, sent, blob.size))
+            )
+
+        how = await dest.storage.put_blob(blob, body, mount_from=source if move.mount else None)
+        if how == "mounted":
+            dest.result.blobs_mounted += 1
+        else:
+            dest.result.blobs_copied += 1
+            dest.result.bytes_copied += blob.size
+        emit(BlobDone(dest.label, digest, blob.size, how))
+
+    return run
+
+
+async def _verified(source: Storage, blob: Descriptor, report: Callable[[int], None]) -> AsyncIterator[bytes]:
+    """Stream a blob from the source, checking size and digest as the bytes pass."""
+    verifier = DigestVerifier(blob.digest, blob.size)
+    report(0)
+    try:
+        async for chunk in source.open_blob(blob):
+            verifier.update(chunk)
+            report(verifier.size)
+            yield chunk
+    except NotFoundError:
+        raise IncompleteSourceError(
+            f"{source.description}: blob {blob.digest} is missing at the source", missing=str(blob.digest)
+        ) from None
+    verifier.verify(f"{source.description}: blob")
+
+
+def _manifest_job(
+    dest: Target, manifest: Manifest, target: str, emit: EventCallback, *, child: bool = False
+) -> Job:
+    async def run() -> None:
+        echoed = await dest.storage.put_manifest(target, manifest.raw, manifest.media_type, child=child)
+        if echoed and echoed != str(manifest.digest):
+            raise DigestMismatchError(
+                f"{dest.label}: the registry stored the manifest as {echoed}, not {manifest.digest}; "
+                "it rewrote the bytes",
+                expected=str(manifest.digest),
+                got=echoed,
+            )
+        dest.result.manifests_pushed += 1
+        kind = "index" if manifest.is_index else "manifest"
+        where = dest.storage.description
+        shown = f"{where}:{target}" if target != str(manifest.digest) else f"{where}@{manifest.digest.short}"
+        log.info("pushed %s %s to %s", kind, manifest.digest.short, shown)
+        emit(ManifestPushed(dest.label, str(manifest.digest), target, manifest.is_index))
+
+    return run

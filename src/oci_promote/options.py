@@ -1,0 +1,206 @@
+"""The library's options: plain frozen values, parsed and checked once, read from no environment.
+
+`CopyOptions` says what to copy where; `ConnectOptions` how to reach registries.
+Both are built from arguments only: the CLI and the Action read their inputs
+(`settings.py`) and build these. Every check raises our `UsageError` tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .credentials import Credential, parse_user_password
+from .digest import Digest, parse_digest
+from .errors import UsageError
+from .layout import LayoutReference, is_layout_reference, parse_layout_reference
+from .reference import Reference, parse_reference, parse_registry_host
+from .transport import RetryPolicy, TransportOptions
+
+#: Where images are: a registry reference or an OCI layout.
+Location = Reference | LayoutReference
+#: Called with a registry host when neither an explicit credential nor the Docker config
+#: has one; returns a credential or None (anonymous). The Action's GitHub token comes so.
+CredentialProvider = Callable[[str], Credential | None]
+
+
+@dataclass(frozen=True)
+class Bound:
+    low: float
+    high: float
+    low_open: bool = False
+
+    def check(self, name: str, value: object, kind: type) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+            raise UsageError(f"{name} must be {'a number' if kind is float else 'an integer'}, got {value!r}")
+        if value < self.low or (self.low_open and value == self.low) or value > self.high:
+            low = f"above {self.low:g}" if self.low_open else f"at least {self.low:g}"
+            raise UsageError(f"{name} must be {low} and at most {self.high:g}, got {value!r}")
+
+
+#: Every numeric option's range; the settings model takes its constraints from here.
+BOUNDS: dict[str, tuple[Bound, type]] = {
+    "jobs": (Bound(1, 64), int),
+    "timeout": (Bound(0, 3600, low_open=True), float),
+    "retries": (Bound(0, 20), int),
+    "retry_delay": (Bound(0, 60), float),
+    "retry_max_delay": (Bound(0, 600), float),
+    "retry_after_cap": (Bound(0, 3600), float),
+    "retry_budget": (Bound(0, 10000), int),
+    "chunk_size": (Bound(64 * 1024, 1024 * 1024 * 1024), int),
+}
+
+
+def _check_numbers(options: object) -> None:
+    for f in fields(options):  # type: ignore[arg-type]
+        if f.name in BOUNDS:
+            bound, kind = BOUNDS[f.name]
+            bound.check(f.name, getattr(options, f.name), kind)
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach registries: credentials beyond the explicit ones, TLS, retries, uploads."""
+
+    #: Docker config file (or its directory); None: $DOCKER_CONFIG/config.json, else ~/.docker.
+    docker_config: Path | None = None
+    credential_provider: CredentialProvider | None = None
+    #: Registries (host[:port]) spoken to in plain HTTP; loopback registries always are.
+    insecure_registries: tuple[str, ...] = ()
+    #: Registries always spoken to in plain HTTP / always in HTTPS (no plain-HTTP fallback).
+    plain_http: tuple[str, ...] = ()
+    https_only: tuple[str, ...] = ()
+    ca_file: Path | None = None
+    timeout: float = 60.0
+    retries: int = 4
+    retry_delay: float = 0.5
+    retry_max_delay: float = 10.0
+    retry_after_cap: float = 60.0
+    retry_budget: int = 100
+    chunk_size: int = 4 * 1024 * 1024
+    chunked: bool = False
+
+    def __post_init__(self) -> None:
+        _check_numbers(self)
+        for name in ("insecure_registries", "plain_http", "https_only"):
+            hosts = tuple(parse_registry_host(h) for h in as_tuple(getattr(self, name), name))
+            object.__setattr__(self, name, hosts)
+        for name in ("docker_config", "ca_file"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+        if self.credential_provider is not None and not callable(self.credential_provider):
+            raise UsageError("credential_provider must be a callable taking a registry host")
+
+    def transport(self) -> TransportOptions:
+        return TransportOptions(
+            insecure_registries=self.insecure_registries,
+            plain_http=self.plain_http,
+            https_only=self.https_only,
+            ca_file=str(self.ca_file) if self.ca_file else None,
+            timeout=self.timeout,
+            retry=RetryPolicy(
+                attempts=self.retries + 1,
+                base_delay=self.retry_delay,
+                max_delay=self.retry_max_delay,
+                max_retry_after=self.retry_after_cap,
+                budget=self.retry_budget,
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class CopyOptions:
+    """What to copy where. Build it with `copy_options()` from text, or directly from typed values."""
+
+    source: Location
+    destinations: tuple[Location, ...]
+    expected_digest: Digest | None = None
+    dry_run: bool = False
+    jobs: int = 4
+    include_foreign_layers: bool = False
+    source_credential: Credential | None = None
+    destination_credential: Credential | None = None
+    connect: ConnectOptions = field(default_factory=ConnectOptions)
+
+    def __post_init__(self) -> None:
+        _check_numbers(self)
+        if not self.destinations:
+            raise UsageError("no destination given")
+        for name in ("dry_run", "include_foreign_layers"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+
+def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
+    """A registry reference, or `oci:PATH[:TAG|@DIGEST]`."""
+    if not isinstance(text, str):
+        raise UsageError(f"a reference must be text, got {type(text).__name__}")
+    if is_layout_reference(text):
+        return parse_layout_reference(text)
+    return parse_reference(text, default_tag=default_tag)
+
+
+def as_tuple(values: Sequence[str], name: str) -> tuple[str, ...]:
+    """A list argument as a tuple; a lone string (a likely slip) is refused, not split into letters."""
+    if isinstance(values, str):
+        raise UsageError(f"{name} must be a list, not the string {values!r}")
+    return tuple(values)
+
+
+def parse_destinations(texts: Sequence[str], source: Location) -> tuple[Location, ...]:
+    """Destinations in order, duplicates dropped; one without tag or digest takes the source's tag."""
+    out: dict[str, Location] = {}
+    for text in as_tuple(texts, "destinations"):
+        location = parse_location(text, default_tag=None)
+        if location.tag is None and location.digest is None:
+            location = location.with_tag(source.tag)
+        out.setdefault(f"{location.name}:{location.tag}@{location.digest}", location)
+    return tuple(out.values())
+
+
+def parse_credential(value: str | Credential | None, role: str) -> Credential | None:
+    """`USER:PASSWORD` text or a Credential; never echoes the value in an error."""
+    if value is None or isinstance(value, Credential):
+        return value
+    if isinstance(value, str):
+        return parse_user_password(value, what=f"{role} credentials") if value else None
+    raise UsageError(
+        f"{role} credentials must be 'USER:PASSWORD' or a Credential, not {type(value).__name__}"
+    )
+
+
+def copy_options(
+    source: str | Location,
+    destinations: Sequence[str],
+    *,
+    expected_digest: str | Digest | None = None,
+    dry_run: bool = False,
+    jobs: int = 4,
+    include_foreign_layers: bool = False,
+    src_creds: str | Credential | None = None,
+    dest_creds: str | Credential | None = None,
+    connect: ConnectOptions | None = None,
+) -> CopyOptions:
+    """Parse references, digest and credentials once into a `CopyOptions`."""
+    if isinstance(source, str) and not source:
+        raise UsageError("no source given")
+    location = parse_location(source) if isinstance(source, str) else source
+    expected: Any = expected_digest
+    if isinstance(expected, str):
+        expected = parse_digest(expected.strip()) if expected.strip() else None
+    elif expected is not None and not isinstance(expected, Digest):
+        raise UsageError(f"expected_digest must be a digest string, got {type(expected).__name__}")
+    return CopyOptions(
+        source=location,
+        destinations=parse_destinations(destinations, location),
+        expected_digest=expected,
+        dry_run=dry_run,
+        jobs=jobs,
+        include_foreign_layers=include_foreign_layers,
+        source_credential=parse_credential(src_creds, "source"),
+        destination_credential=parse_credential(dest_creds, "destination"),
+        connect=connect if connect is not None else ConnectOptions(),
+    )
