@@ -3,5 +3,5 @@
 # promote it to the other and print the pinned reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --peers-optional  # the demo itself needs no Go peer
 exec .venv/bin/python scripts/demo.py "$@"

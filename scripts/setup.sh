@@ -1,13 +1,33 @@
 #!/usr/bin/env bash
-# Install what is missing for the demo and the tests: the CNCF distribution
-# registry and skopeo (Debian packages), GNU time, and a virtual environment
-# with the project and its test extras. Safe to run again.
+# Install what is missing for the demo, the tests and the bench: the CNCF distribution
+# registry, skopeo and buildah (Debian packages), GNU time, a virtual environment with the
+# project and its test extras, and the Go peers (crane, regctl, oras, cosign) built from the
+# Go module proxy at pinned versions into .tools/bin (gitignored, never on the user's PATH).
+# Safe to run again: a peer already built from its pinned module version is kept.
+#
+# Usage: scripts/setup.sh [--peers-optional]
+#   Without Go (>= GO_MIN) or when a module fails to build, set-up fails, naming the module:
+#   the interop tests and the bench need the peers, and CI must not pass by skipping them.
+#   --peers-optional (the demo, which needs no peer) only warns instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+peers_required=1
+[ "${1:-}" = "--peers-optional" ] && peers_required=0
+
+# The newest `go` directive among these modules' go.mod files (oras v1.3.6: go 1.26.7).
+GO_MIN=1.26.7
+GO_PEERS=(
+  github.com/google/go-containerregistry/cmd/crane@v0.22.1
+  github.com/regclient/regclient/cmd/regctl@v0.11.7
+  oras.land/oras/cmd/oras@v1.3.6
+  github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+)
 
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
+command -v buildah >/dev/null || missing+=(buildah)
 [ -x /usr/bin/time ] || missing+=(time)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -22,3 +42,51 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' >&2
+
+peer_problem() {
+  if [ "$peers_required" -eq 1 ]; then
+    echo "setup: error: $1" >&2
+    echo "setup: the interop tests and bench/ need the Go peers (scripts/setup.sh --peers-optional only warns)" >&2
+    exit 1
+  fi
+  echo "setup: warning: $1; the interop tests and bench/ will fail without the Go peers" >&2
+}
+
+# "PACKAGE@VERSION" a binary was built from (its embedded build info), or nothing.
+built_from() {
+  go version -m "$1" 2>/dev/null | awk '$1 == "path" { p = $2 } $1 == "mod" && !v { v = $3 } END { if (p && v) print p "@" v }'
+}
+
+version_at_least() { # A B: is A >= B (dotted versions)?
+  [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]
+}
+
+install_peers() {
+  if ! command -v go >/dev/null; then
+    peer_problem "go not found on PATH: install Go >= $GO_MIN to build ${GO_PEERS[*]}"
+    return
+  fi
+  local have
+  have=$(GOTOOLCHAIN=local go env GOVERSION)
+  have=${have#go}
+  if ! version_at_least "$have" "$GO_MIN"; then
+    peer_problem "go $have is too old: these modules need Go >= $GO_MIN (${GO_PEERS[*]})"
+    return
+  fi
+  mkdir -p .tools/bin
+  local spec tool failed=()
+  for spec in "${GO_PEERS[@]}"; do
+    tool=${spec%@*}
+    tool=${tool##*/}
+    [ "$(built_from ".tools/bin/$tool")" = "$spec" ] && continue
+    echo "setup: go install $spec" >&2
+    # GOTOOLCHAIN=local: never fetch a Go toolchain binary; GOFLAGS as a user would build it.
+    if ! GOBIN="$PWD/.tools/bin" GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw" go install "$spec" >&2; then
+      failed+=("$spec")
+    fi
+  done
+  if [ ${#failed[@]} -gt 0 ]; then
+    peer_problem "go install failed for ${failed[*]} (refused by the module proxy or not building with go $have; see above)"
+  fi
+}
+install_peers

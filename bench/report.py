@@ -1,0 +1,272 @@
+"""The results file: one table per scenario, the issue's targets marked met or missed from the
+measured figures, the WAN request timeline of oci-promote, and every run."""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+
+from bench.relay import SeenRequest
+from bench.scenarios import METHODS, Outcome, Scenario
+from bench.tools import GO_PEERS, TOOLS
+from tests.harness.images import MIB
+from tests.harness.registry import AccessEntry
+
+Results = dict[tuple[str, str], list[Outcome]]
+
+
+def med(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _ok(results: Results, sc: Scenario, tool: str) -> list[Outcome]:
+    return [r for r in results[(sc.key, tool)] if r.ok]
+
+
+def _split(runs: Sequence[Outcome], noop: bool = False) -> str:
+    return "/".join(f"{med([r.methods(r.noop if noop else None)[m] for r in runs]):g}" for m in METHODS)
+
+
+def wall(results: Results, sc: Scenario, tool: str) -> float:
+    return med([r.wall for r in _ok(results, sc, tool)])
+
+
+def scenario_table(sc: Scenario, results: Results) -> list[str]:
+    base = wall(results, sc, "oci-promote")
+    lines = [
+        f"### {sc.title}",
+        "",
+        "| tool | ok runs | wall s median (min-max) | oci-promote ÷ tool | dest requests median "
+        "(HEAD/GET/POST/PATCH/PUT) | src requests | src blob GETs | src MiB read | peak RSS MiB "
+        "median (max) | no-op requests (HEAD/GET/POST/PATCH/PUT) | no-op wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for tool in TOOLS:
+        ok, runs = _ok(results, sc, tool), results[(sc.key, tool)]
+        walls = [r.wall for r in ok]
+        rss = [r.rss_kib / 1024 for r in ok]
+        ratio = "" if tool == "oci-promote" or not walls else f"{base / med(walls):.2f}"
+        lines.append(
+            f"| {tool} | {len(ok)}/{len(runs)} | {med(walls):.2f} ({min(walls, default=0):.2f}-"
+            f"{max(walls, default=0):.2f}) | {ratio} | {med([len(r.dest) for r in ok]):g} ({_split(ok)}) | "
+            f"{med([len(r.src) for r in ok]):g} | {med([r.src_blob_gets for r in ok]):g} | "
+            f"{med([r.src_bytes / MIB for r in ok]):.1f} | "
+            f"{med(rss):.0f} ({max(rss, default=math.nan):.0f}) | "
+            f"{med([len(r.noop) for r in ok]):g} ({_split(ok, noop=True)}) | "
+            f"{med([r.noop_wall for r in ok]):.2f} |"
+        )
+    failures = [
+        f"- FAILED {n}/{len(results[(sc.key, tool)])} runs of {tool}, not counted: {error}"
+        for tool in TOOLS
+        for error, n in Counter(r.error for r in results[(sc.key, tool)] if not r.ok).items()
+    ]
+    return [*lines, "", *failures, *([""] if failures else [])]
+
+
+def _target(met: bool, inputs: Sequence[float], text: str) -> str:
+    if not inputs or any(math.isnan(x) for x in inputs):
+        return f"- NOT MEASURED (no successful run): {text}"
+    return f"- {'MET' if met else 'MISSED'}: {text}"
+
+
+def targets(scenarios: dict[str, Scenario], results: Results) -> list[str]:
+    out: list[str] = []
+    lan, big, wan, fan = (scenarios[k] for k in ("lan-multi", "lan-big", "wan", "fanout"))
+    o, s = wall(results, wan, "oci-promote"), wall(results, wan, "skopeo")
+    go = {p: wall(results, wan, p) for p in GO_PEERS}
+    fastest = min(go, key=lambda p: go[p] if not math.isnan(go[p]) else math.inf)
+    out.append(_target(o <= 0.4 * s, [o, s], f"WAN: oci-promote ≤ 0.4x skopeo: {o:.2f} s vs 0.4x{s:.2f} s"))
+    out.append(
+        _target(
+            o <= 0.8 * go[fastest],
+            [o, go[fastest]],
+            f"WAN: oci-promote ≤ 0.8x the fastest Go peer ({fastest}): {o:.2f} s vs 0.8x{go[fastest]:.2f} s",
+        )
+    )
+    gets = [r.src_blob_gets for r in _ok(results, fan, "oci-promote")]
+    distinct = len(fan.tree.blobs)
+    out.append(
+        _target(
+            bool(gets) and max(gets) == distinct,
+            [float(len(gets) or "nan")],
+            f"fan-out to {fan.destinations}: source blob GETs = distinct blobs ({distinct}): "
+            f"{', '.join(map(str, gets))} per run",
+        )
+    )
+    o, s = wall(results, big, "oci-promote"), wall(results, big, "skopeo")
+    out.append(_target(o <= s, [o, s], f"{big.title}: wall ≤ skopeo's: {o:.2f} s vs {s:.2f} s"))
+    rss = max((r.rss_kib for sc in scenarios.values() for r in _ok(results, sc, "oci-promote")), default=-1)
+    mb = rss * 1024 / 1e6
+    out.append(
+        _target(
+            mb < 150, [float(rss if rss > 0 else "nan")], f"peak RSS < 150 MB (every scenario): {mb:.1f} MB"
+        )
+    )
+    for sc in scenarios.values():
+        noops = [len(r.noop) for r in _ok(results, sc, "oci-promote")]
+        bad = sum(not r.noop_ok for r in _ok(results, sc, "oci-promote"))
+        out.append(
+            _target(
+                bool(noops) and max(noops) == sc.destinations and bad == 0,
+                [float(len(noops) or "nan")],
+                f"no-op re-run, {sc.title}: one request per destination ({sc.destinations}): "
+                f"{', '.join(map(str, noops))} requests ({bad} re-runs failed or left a wrong digest)",
+            )
+        )
+    o, s = wall(results, lan, "oci-promote"), wall(results, lan, "skopeo")
+    out.append(
+        f"- (no target) {lan.title}: oci-promote ÷ skopeo = {o / s:.2f} ({o:.2f} s vs {s:.2f} s); "
+        "the Python start-up above is part of every oci-promote run"
+    )
+    return out
+
+
+_V2 = re.compile(r"^/v2/(?P<repo>.+?)/(?P<kind>blobs/uploads|blobs|manifests|tags)(?P<rest>/.*)?$")
+
+
+def kind(method: str, path: str) -> str:
+    """``METHOD what`` with names, digests and upload ids abstracted."""
+    m = _V2.match(path.split("?", 1)[0])
+    if m is None:
+        return f"{method} {path.split('?', 1)[0]}"
+    if m["kind"] == "blobs/uploads":
+        return f"{method} upload" + (" (start)" if not (m["rest"] or "/").strip("/") else "")
+    if m["kind"] in ("blobs", "manifests"):
+        ref = (m["rest"] or "").lstrip("/")
+        what = "blob" if m["kind"] == "blobs" else "manifest by " + ("digest" if ":" in ref else "tag")
+        return f"{method} {what}"
+    return f"{method} {m['kind']}"
+
+
+def waves(timeline: Sequence[SeenRequest], gap: float) -> list[list[SeenRequest]]:
+    """Requests grouped into round trips: a new wave starts ``gap`` after the previous start."""
+    out: list[list[SeenRequest]] = []
+    for req in timeline:
+        if out and req.at - out[-1][-1].at < gap:
+            out[-1].append(req)
+        else:
+            out.append([req])
+    return out
+
+
+def timeline_section(sc: Scenario, results: Results, delay: float) -> list[str]:
+    lines = [
+        f"## WAN request timeline ({sc.title}; {delay * 1000:.0f} ms each way)",
+        "",
+        "Requests as the relays saw them start. A *wave* is a burst of requests started less than "
+        f"{delay * 1000:.0f} ms apart; one wave = one round trip on the critical path.",
+        "",
+        "| tool (first run) | wall s | first request at ms | waves | requests | wall ÷ RTT |",
+        "|---|---|---|---|---|---|",
+    ]
+    firsts = {t: next(iter(_ok(results, sc, t)), None) for t in TOOLS}
+    for tool, run in firsts.items():
+        if run is not None and run.timeline:
+            n, first = len(waves(run.timeline, delay)), (run.timeline[0].at - run.started) * 1000
+            lines.append(
+                f"| {tool} | {run.wall:.2f} | {first:.0f} | {n} | {len(run.timeline)} | "
+                f"{run.wall / (2 * delay):.0f} |"
+            )
+    ours = firsts["oci-promote"]
+    if ours is None:
+        return lines
+    groups = waves(ours.timeline, delay)
+    lines += ["", "**oci-promote, first WAN run, wave by wave**", "", "| wave | starts at ms | requests |"]
+    lines.append("|---|---|---|")
+    for n, group in enumerate(groups, 1):
+        what = Counter(f"{r.relay}: {kind(r.method, r.path)}" for r in group)
+        text = "; ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(what.items()))
+        lines.append(f"| {n} | {(group[0].at - ours.started) * 1000:.0f} | {text} |")
+    phases: dict[str, set[int]] = {}
+    counts: Counter[str] = Counter()
+    for n, group in enumerate(groups, 1):
+        for r in group:
+            label = f"{'source' if r.relay == 'src' else 'destination'}: {kind(r.method, r.path)}"
+            phases.setdefault(label, set()).add(n)
+            counts[label] += 1
+    lines += ["", "| phase | requests | round trips (waves it appears in) |", "|---|---|---|"]
+    for label in sorted(phases, key=lambda p: min(phases[p])):
+        waves_in = sorted(phases[label])
+        lines.append(f"| {label} | {counts[label]} | {len(waves_in)} (waves {_ranges(waves_in)}) |")
+    return [*lines, ""]
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    parts: list[str] = []
+    for n in numbers:
+        if parts and parts[-1].split("-")[-1] == str(n - 1):
+            parts[-1] = f"{parts[-1].split('-')[0]}-{n}"
+        else:
+            parts.append(str(n))
+    return ", ".join(parts)
+
+
+def patterns(sc: Scenario, results: Results) -> list[str]:
+    lines = [f"## Requests of each tool's first run, {sc.title}", ""]
+    for tool in TOOLS:
+        first = next(iter(_ok(results, sc, tool)), None)
+        if first is None:
+            continue
+        lines += [f"**{tool}** ({len(first.dest)} destination requests)", "", "```"]
+        lines += [f"{n:4d}  {pat}" for pat, n in sorted(Counter(map(_pattern, first.dest)).items())]
+        lines += ["```", ""]
+    return lines
+
+
+def _pattern(e: AccessEntry) -> str:
+    query = "?" + "&".join(sorted(e.query)) if e.query else ""
+    return f"{kind(e.method, e.path)}{query} -> {e.status}"
+
+
+def raw_runs(scenarios: Sequence[Scenario], results: Results) -> list[str]:
+    lines = [
+        "## Every run (execution order per scenario: the tools in turn, round after round)",
+        "",
+        "| scenario | tool | run | ok | wall s | peak RSS MiB | dest req | src req | src blob GETs "
+        "| src MiB | no-op req | no-op wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for sc in scenarios:
+        for n in range(sc.runs):
+            for tool in TOOLS:
+                r = results[(sc.key, tool)][n]
+                lines.append(
+                    f"| {sc.key} | {tool} | {n + 1} | {'yes' if r.ok else 'FAILED'} | {r.wall:.2f} | "
+                    f"{r.rss_kib / 1024:.1f} | {len(r.dest)} | {len(r.src)} | {r.src_blob_gets} | "
+                    f"{r.src_bytes / MIB:.1f} | {len(r.noop)} | {r.noop_wall:.2f} |"
+                )
+    return [*lines, ""]
+
+
+def report(
+    scenarios: dict[str, Scenario],
+    results: Results,
+    info: dict[str, str],
+    mode: str,
+    elapsed: float,
+    delay: float,
+) -> str:
+    lines = [f"# oci-promote vs skopeo, crane, regctl, oras ({mode} run)", ""]
+    lines += [f"- **{k}**: {v}" for k, v in info.items()]
+    lines += [f"- **bench wall time**: {elapsed / 60:.1f} min", ""]
+    lines += [
+        "Destination requests are summed over the destinations of a run; source figures come from "
+        "the source's access log (src MiB = bytes of its GET responses). Tools that take one "
+        "destination run once per destination, in sequence.",
+        "",
+        "## Targets (issue 9)",
+        "",
+        *targets(scenarios, results),
+        "",
+        "## Results",
+        "",
+    ]
+    for sc in scenarios.values():
+        lines += scenario_table(sc, results)
+    lines += timeline_section(scenarios["wan"], results, delay)
+    lines += patterns(scenarios["wan"], results)
+    lines += raw_runs(list(scenarios.values()), results)
+    return "\n".join(lines)
