@@ -27,7 +27,7 @@ import re
 import subprocess
 import tarfile
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -244,6 +244,7 @@ class ActionRunner:
         inputs: Mapping[str, str],
         *,
         env: Mapping[str, str] | None = None,
+        drop_env: Collection[str] = (),
         path_prepend: list[Path] | None = None,
         artifacts: bool = False,
         timeout: float = 300,
@@ -286,6 +287,8 @@ class ActionRunner:
         if artifacts:
             process_env["GITHUB_ARTIFACTS"] = str(files["GITHUB_ARTIFACTS"])
         process_env.update(env or {})
+        for name in drop_env:  # e.g. this machine's PIP_FIND_LINKS, which no runner has
+            process_env.pop(name, None)
 
         steps: dict[str, dict[str, str]] = {}
         outcomes: dict[str, str] = {}
