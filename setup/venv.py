@@ -10,13 +10,21 @@
 #   VENV_PYTHON -I venv.py check KEY    -> exit 0 if the environment is the one KEY names
 #   VENV_PYTHON -I venv.py seal KEY     -> after an install: record what KEY names
 #   VENV_PYTHON -I venv.py site         -> print the environment's site-packages
+#   python3 venv.py prefetch LINKS DIR  -> fetch LINKS' pure-Python wheels into DIR, in
+#                                          parallel; print DIR/links.html (those local)
 #
 # Environment: GITHUB_ACTION_PATH (the checkout: lock file and src/), RUNNER_TEMP,
 # RUNNER_OS, RUNNER_ARCH, GITHUB_OUTPUT.
 import hashlib
+import html
 import os
+import re
+import shutil
+import ssl
 import sys
 import sysconfig
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 MINIMUM = (3, 10)
 #: Bump when the layout of the environment changes, so no older cache is ever trusted.
@@ -119,6 +127,40 @@ def seal(expected):
     return 0
 
 
+def prefetch(links, into):
+    """pip downloads one file after another; most of the lock is pure-Python wheels that fit
+    every platform, so fetch those at once and let pip take them from disk. pip still checks
+    every file against the lock's hashes; on any error here, the caller uses LINKS as is."""
+    with open(links) as f:
+        text = f.read()
+    anchors = re.findall(r'<a href="([^"#]+)#sha256=([0-9a-f]{64})">([^<]+)</a>', text)
+    pure = [(html.unescape(url), name) for url, _, name in anchors if name.endswith("-none-any.whl")]
+    os.makedirs(into, exist_ok=True)
+    tls = ssl.create_default_context()  # once: loading the CA bundle costs more than a fetch
+
+    def fetch(item):
+        url, name = item
+        response = urllib.request.urlopen(url, timeout=10, context=tls)
+        try:
+            with open(os.path.join(into, name), "wb") as out:
+                shutil.copyfileobj(response, out)
+        finally:
+            response.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(fetch, pure))
+    local = {name for _, name in pure}
+    lines = []
+    for url, digest, name in anchors:
+        where = "file://" + urllib.request.pathname2url(os.path.join(into, name)) if name in local else url
+        lines.append(f'<a href="{where}#sha256={digest}">{name}</a><br>')
+    page = os.path.join(into, "links.html")
+    with open(page, "w") as f:
+        f.write("<!DOCTYPE html>\n<html><body>\n" + "\n".join(lines) + "\n</body></html>\n")
+    print(page)
+    return 0
+
+
 def main(argv):
     command = argv[1] if len(argv) > 1 else ""
     if command == "key" and len(argv) == 2:
@@ -127,10 +169,12 @@ def main(argv):
         return check(argv[2])
     if command == "seal" and len(argv) == 3:
         return seal(argv[2])
+    if command == "prefetch" and len(argv) == 4:
+        return prefetch(argv[2], argv[3])
     if command == "site" and len(argv) == 2:
         print(_site())
         return 0
-    sys.stderr.write("usage: venv.py key | check KEY | seal KEY | site\n")
+    sys.stderr.write("usage: venv.py key | check KEY | seal KEY | site | prefetch LINKS DIR\n")
     return 2
 
 

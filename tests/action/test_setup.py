@@ -278,3 +278,12 @@ def test_a_python3_without_pip_falls_back_to_ensurepip(
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert _installed(run) and "Successfully installed" in run.stdout
+
+
+def test_the_set_up_helper_parses_on_old_pythons() -> None:
+    """It runs before the version check, so a runner's old python3 must get as far as the
+    check (and its clear message) instead of a SyntaxError."""
+    import ast
+
+    source = (REPO_ROOT / "setup" / "venv.py").read_text(encoding="utf-8")
+    ast.parse(source, feature_version=(3, 6))
