@@ -1,9 +1,9 @@
 """Fixtures for running action.yml as the runner does, against real local registries.
 
 `runner_temp` is shared by the whole session, so the action's virtual environment (keyed
-by the lock file, pyproject.toml, the action path and the Python) is created and
-installed once with a real `pip install --require-hashes`, then reused, exactly as a
-second use of the action in one job reuses it.
+by the runner, the Python and the lock file) is created and installed once with a real
+`pip install --require-hashes`, then reused, exactly as a second use of the action in
+one job reuses it. tests/action/test_setup.py covers first and later jobs.
 """
 
 from __future__ import annotations

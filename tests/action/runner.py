@@ -5,9 +5,14 @@ expression such as `${{ github.token }}`); the `${{ inputs.* }}`, `${{ github.* 
 `${{ runner.* }}`, `${{ env.* }}` and `${{ steps.<id>.outputs.* }}` expressions in `env:`,
 `run:` and output `value:`s; a fresh `GITHUB_OUTPUT` file per step; `GITHUB_ENV`,
 `GITHUB_PATH` and `GITHUB_STEP_SUMMARY`; each `run:` step in its declared shell, invoked
-as the runner invokes it; a failed step ends the action. Anything else (another
-expression, `if:`, `uses:`, an unknown shell) fails the test loudly, so action.yml cannot
-come to rely on something this emulation does not do.
+as the runner invokes it; `if:` conditions made of `&&`, the status functions and
+`steps.<id>.outputs.<name> ==`/`!=` a string; `continue-on-error: true`; a failed step
+makes later steps skip unless their `if:` says otherwise. Of `uses:`, only
+`actions/cache/restore` and `actions/cache/save`, against a `CacheStore`: by default
+every restore misses (as on a runner's first job) and saves are only recorded; a
+`DirectoryCache` keeps archives in a directory, for tests and the bench of a later job.
+Anything else (another expression or action, an unknown shell) fails the test loudly, so
+action.yml cannot come to rely on something this emulation does not do.
 
 The environment is clean: HOME is the test's own directory, so no real Docker config or
 pip configuration of the user leaks in, except PIP_* settings of this machine (needed
@@ -17,12 +22,15 @@ to reach the package index the same way the developer's pip does).
 from __future__ import annotations
 
 import os
+import platform
 import re
 import subprocess
-from collections.abc import Mapping
+import tarfile
+import time
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -34,6 +42,65 @@ _SHELLS = {
     "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
     "sh": ["sh", "-e", "{0}"],
 }
+
+
+_STEP_KEYS = {"name", "id", "shell", "run", "env", "if", "continue-on-error", "uses", "with"}
+_CACHE_ACTIONS = ("actions/cache/restore", "actions/cache/save")
+_RUNNER_ARCH = {"x86_64": "X64", "amd64": "X64", "aarch64": "ARM64", "arm64": "ARM64"}
+
+
+@dataclass(frozen=True)
+class CacheCall:
+    """One use of actions/cache/restore or /save: what a real cache service would be asked."""
+
+    action: str
+    key: str
+    paths: tuple[str, ...]
+    hit: bool
+
+
+class CacheStore(Protocol):
+    def restore(self, key: str, paths: tuple[str, ...]) -> bool: ...
+
+    def save(self, key: str, paths: tuple[str, ...]) -> None: ...
+
+
+class MissingCache:
+    """A runner's first job: nothing to restore; saves are only recorded (in ActionRun)."""
+
+    def restore(self, key: str, paths: tuple[str, ...]) -> bool:
+        return False
+
+    def save(self, key: str, paths: tuple[str, ...]) -> None:
+        pass
+
+
+class DirectoryCache:
+    """actions/cache in a directory: one tar archive per key, paths kept absolute, an exact
+    key only (action.yml uses no restore-keys); like the service, a key is never replaced."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def archive(self, key: str) -> Path:
+        return self.root / f"{key}.tar"
+
+    def restore(self, key: str, paths: tuple[str, ...]) -> bool:
+        archive = self.archive(key)
+        if not archive.exists():
+            return False
+        with tarfile.open(archive) as tar:
+            tar.extractall("/", filter="tar")
+        return True
+
+    def save(self, key: str, paths: tuple[str, ...]) -> None:
+        archive = self.archive(key)
+        if archive.exists():
+            return
+        with tarfile.open(archive, "w") as tar:
+            for path in paths:
+                tar.add(path, arcname=path.lstrip("/"))
 
 
 def load_action(path: Path = ACTION_YML) -> dict[str, Any]:
@@ -124,7 +191,11 @@ class ActionRun:
     outputs: dict[str, str]
     summary: str
     artifacts: str
+    #: "success" or "failure" of each step that ran, by id; skipped steps are absent.
     step_outcomes: dict[str, str] = field(default_factory=dict)
+    #: Wall time of each step that ran (skipped steps are absent), by id.
+    step_seconds: dict[str, float] = field(default_factory=dict)
+    cache_calls: list[CacheCall] = field(default_factory=list)
 
     @property
     def commands(self) -> list[Command]:
@@ -146,10 +217,17 @@ class ActionRun:
 class ActionRunner:
     """Runs action.yml with one directory per use for the workspace, HOME and files."""
 
-    def __init__(self, runner_temp: Path, work: Path, action_path: Path = REPO_ROOT) -> None:
+    def __init__(
+        self,
+        runner_temp: Path,
+        work: Path,
+        action_path: Path = REPO_ROOT,
+        cache: CacheStore | None = None,
+    ) -> None:
         self.runner_temp = runner_temp
         self.work = work
         self.action_path = action_path
+        self.cache = cache if cache is not None else MissingCache()
         self.action = load_action(action_path / "action.yml")
         self.github: dict[str, str] = {
             "token": "ghs_FAKEtokenForTests0000000000000000000",
@@ -166,6 +244,7 @@ class ActionRunner:
         inputs: Mapping[str, str],
         *,
         env: Mapping[str, str] | None = None,
+        drop_env: Collection[str] = (),
         path_prepend: list[Path] | None = None,
         artifacts: bool = False,
         timeout: float = 300,
@@ -200,6 +279,7 @@ class ActionRunner:
             GITHUB_SHA=self.github["sha"],
             RUNNER_TEMP=str(self.runner_temp),
             RUNNER_OS="Linux",
+            RUNNER_ARCH=_RUNNER_ARCH.get(platform.machine().lower(), platform.machine()),
             GITHUB_ENV=str(files["GITHUB_ENV"]),
             GITHUB_PATH=str(files["GITHUB_PATH"]),
             GITHUB_STEP_SUMMARY=str(files["GITHUB_STEP_SUMMARY"]),
@@ -207,44 +287,40 @@ class ActionRunner:
         if artifacts:
             process_env["GITHUB_ARTIFACTS"] = str(files["GITHUB_ARTIFACTS"])
         process_env.update(env or {})
+        for name in drop_env:  # e.g. this machine's PIP_FIND_LINKS, which no runner has
+            process_env.pop(name, None)
 
         steps: dict[str, dict[str, str]] = {}
         outcomes: dict[str, str] = {}
-        stdout, stderr = [], []
+        seconds: dict[str, float] = {}
+        cache_calls: list[CacheCall] = []
+        stdout: list[str] = []
+        stderr: list[str] = []
         returncode = 0
+        failed = False
         for index, step in enumerate(self.action["runs"]["steps"]):
-            unsupported = set(step) - {"name", "id", "shell", "run", "env"}
+            unsupported = set(step) - _STEP_KEYS
             assert not unsupported, f"step {index}: {unsupported} not emulated by tests/action/runner.py"
             step_id = step.get("id", f"__step{index}")
             context = _Context(resolved_inputs, self.github, self.runner_temp, steps, process_env)
-            step_env = dict(process_env)
-            step_env.update({k: context.substitute(str(v)) for k, v in (step.get("env") or {}).items()})
-            output_file = base / "files" / f"GITHUB_OUTPUT.{index}"
-            output_file.touch()
-            step_env["GITHUB_OUTPUT"] = str(output_file)
-            script = base / "files" / f"step{index}.sh"
-            script.write_text(context.substitute(step["run"]), encoding="utf-8")
-            shell = step.get("shell")
-            assert shell in _SHELLS, f"step {index}: shell {shell!r} not emulated"
-            argv = [part.replace("{0}", str(script)) for part in _SHELLS[shell]]
-            proc = subprocess.run(
-                argv,
-                cwd=workspace,
-                env=step_env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            stdout.append(proc.stdout)
-            stderr.append(proc.stderr)
-            steps[step_id] = parse_file_commands(output_file.read_text(encoding="utf-8"))
+            if not context.condition(str(step.get("if", "success()")), failed):
+                continue  # a skipped step has no outcome here, no outputs, no time
+            started = time.perf_counter()
+            if "uses" in step:
+                code, outputs, call = self._use(index, step, context)
+                cache_calls.append(call)
+            else:
+                code, outputs, out, err = self._run(index, step, context, process_env, base, timeout)
+                stdout.append(out)
+                stderr.append(err)
+            seconds[step_id] = time.perf_counter() - started
+            steps[step_id] = outputs
             # Later steps see what this one added with GITHUB_ENV, as on the runner.
             process_env.update(parse_file_commands(files["GITHUB_ENV"].read_text(encoding="utf-8")))
-            outcomes[step_id] = "success" if proc.returncode == 0 else "failure"
-            if proc.returncode != 0:
-                returncode = proc.returncode
-                break
+            outcomes[step_id] = "success" if code == 0 else "failure"
+            if code != 0 and step.get("continue-on-error") is not True:
+                returncode = returncode or code
+                failed = True
 
         context = _Context(resolved_inputs, self.github, self.runner_temp, steps, process_env)
         outputs = {
@@ -258,7 +334,62 @@ class ActionRunner:
             summary=files["GITHUB_STEP_SUMMARY"].read_text(encoding="utf-8"),
             artifacts=files["GITHUB_ARTIFACTS"].read_text(encoding="utf-8"),
             step_outcomes=outcomes,
+            step_seconds=seconds,
+            cache_calls=cache_calls,
         )
+
+    def _run(
+        self,
+        index: int,
+        step: Mapping[str, Any],
+        context: _Context,
+        process_env: Mapping[str, str],
+        base: Path,
+        timeout: float,
+    ) -> tuple[int, dict[str, str], str, str]:
+        step_env = dict(process_env)
+        step_env.update({k: context.substitute(str(v)) for k, v in (step.get("env") or {}).items()})
+        output_file = base / "files" / f"GITHUB_OUTPUT.{index}"
+        output_file.touch()
+        step_env["GITHUB_OUTPUT"] = str(output_file)
+        script = base / "files" / f"step{index}.sh"
+        script.write_text(context.substitute(step["run"]), encoding="utf-8")
+        shell = step.get("shell")
+        assert shell in _SHELLS, f"step {index}: shell {shell!r} not emulated"
+        argv = [part.replace("{0}", str(script)) for part in _SHELLS[shell]]
+        proc = subprocess.run(
+            argv,
+            cwd=Path(self.github["workspace"]),
+            env=step_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        outputs = parse_file_commands(output_file.read_text(encoding="utf-8"))
+        return proc.returncode, outputs, proc.stdout, proc.stderr
+
+    def _use(
+        self, index: int, step: Mapping[str, Any], context: _Context
+    ) -> tuple[int, dict[str, str], CacheCall]:
+        action, _, ref = str(step["uses"]).partition("@")
+        assert action in _CACHE_ACTIONS, f"step {index}: uses {action} not emulated by tests/action/runner.py"
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"step {index}: {action} is not pinned by commit"
+        with_ = {k: context.substitute(str(v)) for k, v in (step.get("with") or {}).items()}
+        assert set(with_) <= {"path", "key"}, f"step {index}: {action} inputs not emulated: {set(with_)}"
+        key = with_["key"]
+        paths = tuple(line.strip() for line in with_["path"].splitlines() if line.strip())
+        assert key and paths, f"step {index}: {action} without key or path"
+        outputs: dict[str, str] = {}
+        hit = False
+        if action.endswith("/restore"):
+            hit = self.cache.restore(key, paths)
+            outputs["cache-primary-key"] = key
+            if hit:  # on a miss the real action leaves cache-hit unset
+                outputs.update({"cache-hit": "true", "cache-matched-key": key})
+        else:
+            self.cache.save(key, paths)
+        return 0, outputs, CacheCall(action, key, paths, hit)
 
     def _inputs(self, given: Mapping[str, str]) -> dict[str, str]:
         declared = self.action["inputs"]
@@ -285,6 +416,26 @@ class _Context:
 
     def substitute(self, text: str) -> str:
         return _EXPRESSION.sub(lambda m: self.evaluate(m.group(1)), text)
+
+    def condition(self, text: str, failed: bool) -> bool:
+        """A step's `if:`: terms joined by `&&`. Without a status function, `success() &&` it."""
+        match = re.fullmatch(r"\$\{\{\s*(.*?)\s*\}\}", text.strip())
+        expression = match.group(1) if match else text.strip()
+        statuses = {"success()": not failed, "failure()": failed, "always()": True, "cancelled()": False}
+        result, has_status = True, False
+        for term in (t.strip() for t in expression.split("&&")):
+            negate = term.startswith("!")
+            term = term.removeprefix("!").strip()
+            if term in statuses:
+                has_status = True
+                value = statuses[term]
+            else:
+                comparison = re.fullmatch(r"(\S+)\s*(==|!=)\s*'([^']*)'", term)
+                assert comparison, f"if: term not emulated by tests/action/runner.py: {term!r}"
+                equal = self.evaluate(comparison.group(1)) == comparison.group(3)
+                value = equal if comparison.group(2) == "==" else not equal
+            result = result and (not value if negate else value)
+        return result if has_status else result and not failed
 
     def evaluate(self, expression: str) -> str:
         parts = expression.split(".")
