@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from ..digest import Digest, compute
 from ..errors import DigestMismatchError
 from ..media import INDEX_TYPES
+from .artifact_types import matches
 from .http_answers import MAX_TAGS_PAGE, ApiUnavailable, ReferrersPage
 from .model import (
     How,
@@ -39,7 +40,6 @@ from .model import (
 )
 from .naming import digest_tags_for, referrers_tag
 from .store import ReferrersReader
-from .types import matches
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .errors import MissingReferrersError
 from .model import Referrer
 
 COSIGN_SIGNATURE = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -41,3 +42,14 @@ def matches(referrer: Referrer, wanted: Iterable[str]) -> bool:
     """True when ``wanted`` is empty (no filter) or names one of the referrer's types."""
     wanted = frozenset(wanted)
     return not wanted or bool(referrer_types(referrer) & wanted)
+
+
+def check_required(image: str, referrers: Iterable[Referrer], required: Iterable[str]) -> None:
+    """``--require-referrer``: raise MissingReferrersError naming every required type that no
+    referrer of the image satisfies (run on an unfiltered discovery, before anything is written)."""
+    found: set[str] = set()
+    for referrer in referrers:
+        found |= referrer_types(referrer)
+    missing = [t for t in dict.fromkeys(required) if t not in found]
+    if missing:
+        raise MissingReferrersError(image, missing, sorted(found))
