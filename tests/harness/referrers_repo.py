@@ -64,8 +64,9 @@ class RegistryRepo:
     async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> None:
         self.requests.append(f"PUT /v2/{self.repo}/manifests/{reference}")
         async with self._client() as client:
-            r = await client.put(f"/v2/{self.repo}/manifests/{reference}", content=raw,
-                                 headers={"Content-Type": media_type})  # fmt: skip
+            r = await client.put(
+                f"/v2/{self.repo}/manifests/{reference}", content=raw, headers={"Content-Type": media_type}
+            )
         r.raise_for_status()
 
     async def put_blob(self, digest: Digest, data: bytes) -> None:

@@ -127,8 +127,12 @@ class SigningWorld:
         directory.mkdir(parents=True)
         proc = subprocess.run(
             [str(tool("cosign")), "generate-key-pair"],
-            capture_output=True, env=self.env(), cwd=directory, timeout=60, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            env=self.env(),
+            cwd=directory,
+            timeout=60,
+            check=False,
+        )
         if proc.returncode != 0:
             raise AssertionError(f"cosign generate-key-pair failed: {proc.stderr.decode(errors='replace')}")
         return KeyPair(directory / "cosign.key", directory / "cosign.pub")

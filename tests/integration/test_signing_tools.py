@@ -130,9 +130,11 @@ def test_oras_attach_tree_and_discover(registry: RunningRegistry, world: Signing
     image = push_image(registry, "app", "v1")
     sbom = world.oras_attach(image.ref, SPDX, json.dumps({"spdxVersion": "SPDX-2.3"}))
     sig = world.oras_attach(
-        f"{registry.host}/app@{sbom['digest']}", "application/vnd.example.signature", "sig",
+        f"{registry.host}/app@{sbom['digest']}",
+        "application/vnd.example.signature",
+        "sig",
         annotations={"org.example.signer": "test"},
-    )  # fmt: skip
+    )
 
     assert list_tags(registry, "app") == sorted(
         ["v1", referrers_tag(image.digest), referrers_tag(sbom["digest"])]
