@@ -61,13 +61,15 @@ class RegistryRepo:
         r.raise_for_status()
         return StoredManifest(r.content, r.headers.get("Content-Type", ""))
 
-    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> None:
+    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> str | None:
         self.requests.append(f"PUT /v2/{self.repo}/manifests/{reference}")
         async with self._client() as client:
             r = await client.put(
                 f"/v2/{self.repo}/manifests/{reference}", content=raw, headers={"Content-Type": media_type}
             )
         r.raise_for_status()
+        subject: str | None = r.headers.get("OCI-Subject")
+        return subject
 
     async def put_blob(self, digest: Digest, data: bytes) -> None:
         self.requests.append(f"PUT blob {digest}")

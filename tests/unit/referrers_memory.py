@@ -58,9 +58,10 @@ class MemoryRepo:
         self.calls.append(f"get {reference}")
         return self.manifests.get(reference)
 
-    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> None:
+    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> str | None:
         self.calls.append(f"put {reference}")
         self.manifests[reference] = StoredManifest(raw, media_type)
+        return None
 
     async def put_blob(self, digest: Digest, data: bytes) -> None:
         self.calls.append(f"blob {digest}")

@@ -109,12 +109,13 @@ class RacingRepo(MemoryRepo):
         super().__init__()
         self.races = races
 
-    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> None:
+    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> str | None:
         await super().put_manifest(reference, raw, media_type)
         if reference == referrers_tag(SUBJECT) and self.races > 0:
             self.races -= 1
             other = [_d(9).to_index_entry() | {"n": self.races}]
             await super().put_manifest(reference, json.dumps({"manifests": other}).encode(), INDEX)
+        return None
 
 
 def test_an_index_changed_meanwhile_is_merged_again() -> None:

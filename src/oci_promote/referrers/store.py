@@ -64,8 +64,9 @@ class ReferrersReader(Protocol):
 class ReferrersWriter(ReferrersReader, Protocol):
     """One repository, write side (a destination)."""
 
-    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> None:
-        """PUT the bytes verbatim under a tag or digest."""
+    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> str | None:
+        """PUT the bytes verbatim under a tag or digest; the ``OCI-Subject`` header of the answer
+        (a registry with the referrers API indexes the manifest itself), else None."""
         ...
 
     async def put_blob(self, digest: Digest, data: bytes) -> None:
