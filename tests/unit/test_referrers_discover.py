@@ -1,0 +1,228 @@
+"""Discovery over the storage protocol: API pages and filters, fallback memory, tag schema,
+digest tags, recursion and its depth limit, and what is skipped or refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from oci_promote.digest import Digest
+from oci_promote.errors import DigestMismatchError
+from oci_promote.referrers import (
+    ApiMemory,
+    DiscoveryOptions,
+    ReferrersPage,
+    StoredManifest,
+    descriptor_for_manifest,
+    discover_referrers,
+    list_tags,
+    referrers_tag,
+)
+from oci_promote.referrers.http_answers import MAX_TAGS_PAGE
+from tests.unit.referrers_memory import MemoryRepo
+
+INDEX = "application/vnd.oci.image.index.v1+json"
+MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+SPDX = "application/spdx+json"
+SIG = "application/vnd.example.signature"
+
+
+def _image(repo: MemoryRepo, tag: str = "v1") -> Digest:
+    body = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "config": _blob(tag),
+        "layers": [],
+        "annotations": {"t": tag},
+    }
+    return repo.add(json.dumps(body).encode(), MANIFEST, tag)
+
+
+def _blob(seed: str) -> dict[str, Any]:
+    return {
+        "mediaType": "application/vnd.oci.empty.v1+json",
+        "digest": "sha256:" + "4" * 64,
+        "size": len(seed),
+    }
+
+
+def _artifact(repo: MemoryRepo, subject: Digest | None, artifact_type: str, note: str = "") -> Digest:
+    body: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": MANIFEST,
+        "artifactType": artifact_type,
+        "config": _blob("x"),
+        "layers": [],
+        "annotations": {"note": note},
+    }
+    if subject is not None:
+        body["subject"] = {"mediaType": MANIFEST, "digest": str(subject), "size": 1}
+    return repo.add(json.dumps(body).encode(), MANIFEST)
+
+
+def _tag_schema(
+    repo: MemoryRepo, subject: Digest, *referrers: Digest, artifact_type: str | None = None
+) -> None:
+    entries = []
+    for digest in referrers:
+        entry = descriptor_for_manifest(repo.manifests[str(digest)].raw, MANIFEST).to_index_entry()
+        if artifact_type:
+            entry["artifactType"] = artifact_type  # what a listing claims, not what the manifest says
+        entries.append(entry)
+    raw = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}).encode()
+    repo.manifests[referrers_tag(subject)] = StoredManifest(raw, INDEX)
+
+
+def _api(repo: MemoryRepo, subject: Digest, *pages: list[Digest]) -> None:
+    repo.api_pages = repo.api_pages or {}
+    repo.api_pages[subject] = [
+        ReferrersPage(tuple(descriptor_for_manifest(repo.manifests[str(d)].raw, MANIFEST) for d in page))
+        for page in pages
+    ]
+
+
+def _run(repo: MemoryRepo, subjects: list[Digest], **options: Any):  # type: ignore[no-untyped-def]
+    return asyncio.run(discover_referrers(repo, subjects, DiscoveryOptions(**options)))
+
+
+def test_tag_schema_tree_is_found_depth_first_parents_before_children() -> None:
+    repo = MemoryRepo()
+    image = _image(repo)
+    sbom = _artifact(repo, image, SPDX)
+    sig = _artifact(repo, sbom, SIG)
+    _tag_schema(repo, image, sbom, artifact_type="application/vnd.oci.empty.v1+json")  # cosign's quirk
+    _tag_schema(repo, sbom, sig)
+    found = _run(repo, [image])
+    assert [(r.subject, r.digest, r.how, r.depth) for r in found.referrers] == [
+        (image, sbom, "tag-schema", 1),
+        (sbom, sig, "tag-schema", 2),
+    ]
+    assert found.referrers[0].descriptor.artifact_type == SPDX  # from the manifest, not the listing
+    assert found.referrers[0].manifest == repo.manifests[str(sbom)].raw
+    assert not found.used_api
+    assert [r.digest for r in _run(repo, [image], max_depth=1).referrers] == [sbom]
+
+
+def test_digest_tags_are_found_by_listing_tags_and_kept_with_their_tag() -> None:
+    repo = MemoryRepo(tags_page=2)
+    image = _image(repo)
+    prefix = f"{image.algorithm}-{image.encoded}"
+    sig = _artifact(repo, None, "application/vnd.oci.image.config.v1+json")
+    repo.manifests[f"{prefix}.sig"] = repo.manifests[str(sig)]
+    repo.manifests[f"{prefix}.custom"] = repo.manifests[str(sig)]
+    found = _run(repo, [image])
+    assert [(r.how, r.tag, r.digest) for r in found.referrers] == [
+        ("digest-tag", f"{prefix}.custom", sig),
+        ("digest-tag", f"{prefix}.sig", sig),
+    ]
+    assert sum(c.startswith("tags") for c in repo.calls) == 2  # 3 tags, pages of 2
+    assert _run(repo, [image], digest_tags=False).referrers == ()
+
+
+def test_no_op_discovery_asks_only_for_what_exists() -> None:
+    repo = MemoryRepo()
+    image = _image(repo)
+    found = _run(repo, [image])
+    assert found.referrers == ()
+    # one tag page, one API probe; no GET of a tag schema index that the tag list lacks
+    assert repo.calls == ["tags None", f"referrers {image} None None"]
+
+
+def test_api_pages_are_followed_and_the_tag_schema_is_not_read() -> None:
+    repo = MemoryRepo()
+    image = _image(repo)
+    a, b, c = (_artifact(repo, image, t, note) for t, note in ((SPDX, "a"), (SIG, "b"), (SPDX, "c")))
+    _api(repo, image, [a, b], [c])
+    stale = _artifact(repo, image, "application/vnd.stale")
+    _tag_schema(repo, image, stale)
+    found = _run(repo, [image])
+    assert found.used_api and [r.digest for r in found.referrers] == [a, b, c]
+    assert {r.how for r in found.referrers} == {"api"}
+    assert f"get {referrers_tag(image)}" not in repo.calls
+
+
+@pytest.mark.parametrize("server_filters", [True, False])
+def test_artifact_type_filter_locally_unless_the_registry_applied_it(server_filters: bool) -> None:
+    repo = MemoryRepo(filters_applied=server_filters)
+    image = _image(repo)
+    sbom, sig = _artifact(repo, image, SPDX), _artifact(repo, image, SIG)
+    sig_on_sbom = _artifact(repo, sbom, SIG)
+    _api(repo, image, [sbom] if server_filters else [sbom, sig])
+    _api(repo, sbom, [sig_on_sbom])
+    found = _run(repo, [image], artifact_types=frozenset({SPDX}))
+    # the filter picks the image's own referrers; what hangs below them comes along
+    assert [r.digest for r in found.referrers] == [sbom, sig_on_sbom]
+    assert f"referrers {image} {SPDX} None" in repo.calls
+    assert f"get {sig}" not in repo.calls  # filtered out from the listing, never fetched
+
+
+def test_fallback_is_remembered_per_registry() -> None:
+    repo = MemoryRepo()
+    one, two = _image(repo, "v1"), _image(repo, "v2")
+    memory = ApiMemory()
+    asyncio.run(discover_referrers(repo, [one, two], memory=memory))
+    assert sum(c.startswith("referrers") for c in repo.calls) == 1
+    assert memory.knows_absent("memory")
+    repo.calls.clear()
+    asyncio.run(discover_referrers(repo, [one], memory=memory))
+    assert not any(c.startswith("referrers") for c in repo.calls)
+
+
+def test_children_of_an_index_are_subjects_too_and_cycles_end() -> None:
+    repo = MemoryRepo()
+    child1, child2 = _image(repo, "c1"), _image(repo, "c2")
+    att1, att2 = _artifact(repo, child1, SPDX), _artifact(repo, child2, SPDX)
+    _tag_schema(repo, child1, att1)
+    _tag_schema(repo, child2, att2)
+    _tag_schema(repo, att1, att1)  # a listing that points a referrer at itself
+    found = _run(repo, [child1, child2, child1])
+    assert [(r.subject, r.digest) for r in found.referrers] == [(child1, att1), (child2, att2)]
+    assert any("its subject is not" in note for note in found.skipped)
+
+
+def test_listed_but_missing_manifests_are_skipped_with_a_note() -> None:
+    repo = MemoryRepo()
+    image = _image(repo)
+    gone = _artifact(repo, image, SPDX)
+    _tag_schema(repo, image, gone)
+    del repo.manifests[str(gone)]
+    found = _run(repo, [image])
+    assert found.referrers == () and "manifest is missing" in found.skipped[0]
+
+
+def test_a_manifest_served_with_other_bytes_is_refused() -> None:
+    repo = MemoryRepo()
+    image = _image(repo)
+    sbom = _artifact(repo, image, SPDX)
+    _tag_schema(repo, image, sbom)
+    repo.manifests[str(sbom)] = StoredManifest(repo.manifests[str(sbom)].raw + b" ", MANIFEST)
+    with pytest.raises(DigestMismatchError):
+        _run(repo, [image])
+
+
+def test_a_tag_schema_tag_that_is_no_index_yields_nothing() -> None:
+    repo = MemoryRepo()
+    image = _image(repo)
+    repo.manifests[referrers_tag(image)] = repo.manifests["v1"]
+    found = _run(repo, [image])
+    assert found.referrers == () and "not an image index" in found.skipped[0]
+
+
+def test_list_tags_stops_on_a_repeated_page() -> None:
+    class Looping(MemoryRepo):
+        async def get_tags_page(self, url: str | None, page_size: int):  # type: ignore[no-untyped-def]
+            from oci_promote.referrers import TagPage
+
+            self.calls.append(f"tags {url} {page_size}")
+            return TagPage(("a",), "mem://same")
+
+    repo = Looping()
+
+    async def collect() -> list[str]:
+        return [t async for t in list_tags(repo)]
+
+    assert asyncio.run(collect()) == ["a", "a"]
+    assert repo.calls == [f"tags None {MAX_TAGS_PAGE}", f"tags mem://same {MAX_TAGS_PAGE}"]
