@@ -40,14 +40,14 @@ def interrupted_line(signum: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (how CI runners cancel a job) must read like Ctrl-C from the first instant.
-    for signum in EXIT_CODES:
-        signal.signal(signum, raise_interrupted)
+    for each in EXIT_CODES:
+        signal.signal(each, raise_interrupted)
     try:
         from .cli_run import run
 
         return run(argv)
     except KeyboardInterrupt as e:
-        signum = e.signum if isinstance(e, Interrupted) else int(signal.SIGINT)
+        signum: int = e.signum if isinstance(e, Interrupted) else signal.SIGINT
         print(interrupted_line(signum), file=sys.stderr)
         return EXIT_CODES.get(signal.Signals(signum), 130)
 
