@@ -84,6 +84,8 @@ def test_signal_during_upload_is_one_line_and_moves_no_tag(
     assert "Traceback" not in err and "never awaited" not in err
     assert out == ""
     assert not _tag_exists(registry2, "dst/big", "v1")
+    # the upload session left open by the interrupted PUT was cancelled on the way out
+    assert [e for e in slow_dest.exchanges() if e.method == "DELETE" and "/blobs/uploads/" in e.path]
 
 
 def test_interrupt_during_start_up_is_one_line() -> None:
