@@ -26,6 +26,7 @@ from .cli_args import build_parser, env_name
 from .cli_progress import Observer
 from .errors import AuthenticationError, ManifestError, PromoteError, UsageError
 from .present import summary_line
+from .reference import parse_reference
 from .result import CopyResult
 from .settings import Settings
 from .transport import use_large_reads
@@ -110,7 +111,7 @@ def _explain(e: PromoteError, settings: Settings) -> str:
     """The error's line, with what only the CLI knows: which flag supplies credentials, which reference."""
     text = str(e)
     if isinstance(e, AuthenticationError):
-        role = "src" if e.registry and e.registry in settings.source else "dest"
+        role = "src" if e.registry and e.registry == _source_registry(settings) else "dest"
         flag = f"--{role}-creds (or {env_name(role + '_creds')})"
         if e.credentials_sent:
             text += f"; the credentials came from {flag} or the Docker config: check them"
@@ -119,6 +120,13 @@ def _explain(e: PromoteError, settings: Settings) -> str:
     elif isinstance(e, ManifestError) and settings.source and settings.source not in text:
         text = f"{settings.source}: {text}"
     return text
+
+
+def _source_registry(settings: Settings) -> str | None:
+    try:
+        return parse_reference(settings.source).registry
+    except PromoteError:
+        return None  # an OCI layout, or not a reference at all
 
 
 def _fail(code: int, message: str, as_json: bool, moved: Sequence[str]) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from oci_promote.cli_args import env_name
 from oci_promote.reference import parse_reference
 from oci_promote.settings import Settings
+from tests.harness.proxy import Action, Forward, Proxy, RequestView, Respond
 from tests.harness.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, WRITES, cli, seed
 
@@ -133,3 +134,23 @@ def test_docker_hub_is_printed_as_people_spell_it() -> None:
     assert ref.pinned(parse_reference(f"x/y@{digest}").digest) == f"docker.io/acme/api@{digest}"  # type: ignore[arg-type]
     assert str(parse_reference("nginx")) == "docker.io/library/nginx:latest"
     assert parse_reference(str(ref)) == ref
+
+
+def test_schema1_refusal_names_the_reference(registry: RunningRegistry, registry2: RunningRegistry) -> None:
+    source = seed(registry)
+    schema1 = Respond(
+        200,
+        {"Content-Type": "application/vnd.docker.distribution.manifest.v1+prettyjws"},
+        b'{"schemaVersion": 1, "name": "src/app", "tag": "v3", "fsLayers": []}',
+    )
+
+    def handle(request: RequestView) -> Action:
+        return schema1 if "/manifests/" in request.path else Forward()
+
+    with Proxy(registry.url) as proxy:
+        proxy.set_handler(handle)
+        shown = source.replace(registry.host, proxy.host)
+        result = cli("copy", shown, f"{registry2.host}/s1/app:v1", "--retries", "0")
+    assert result.returncode == 1
+    (line,) = [x for x in result.stderr.splitlines() if x.startswith("oci-promote: error:")]
+    assert "schema 1" in line and shown in line
