@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from importlib.metadata import PackageNotFoundError, version
 
 from . import cli_diff
@@ -142,11 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     copy = sub.add_parser(
         "copy",
         help="copy an image (every platform, verbatim) to one or more destinations",
-        description="Copy SOURCE to every DEST byte for byte and print one pinned reference "
-        "(HOST/REPO@sha256:...) per destination. SOURCE is a registry reference "
-        "(HOST/REPO[:TAG|@DIGEST], docker:// accepted) or oci:PATH[:TAG|@DIGEST]; DEST a registry "
-        "reference or oci:DIR[:TAG] (an OCI layout, created or extended). A DEST without tag or "
-        "digest takes the source's tag.",
+        # The epilog's table needs a raw formatter, so the description is wrapped here.
+        description=textwrap.fill(
+            "Copy SOURCE to every DEST byte for byte and print one pinned reference "
+            "(HOST/REPO@sha256:...) per destination. SOURCE is a registry reference "
+            "(HOST/REPO[:TAG|@DIGEST], docker:// accepted) or oci:PATH[:TAG|@DIGEST]; DEST a registry "
+            "reference or oci:DIR[:TAG] (an OCI layout, created or extended). A DEST without tag or "
+            "digest takes the source's tag.",
+            width=100,
+        ),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -157,17 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIGEST",
         help="refuse to copy unless the source digest is DIGEST",
     )
-    copy.add_argument(
-        "--dry-run",
-        action=argparse.BooleanOptionalAction,
-        help="resolve and print what would be sent, without writing",
-    )
     copy.add_argument("--jobs", type=int, metavar="N", help="blobs moved in parallel (4)")
-    copy.add_argument(
-        "--include-foreign-layers",
-        action=argparse.BooleanOptionalAction,
-        help="also copy non-distributable layers (left out by default)",
-    )
     copy.add_argument("--json", action="store_true", help="print one JSON object instead (also on failure)")
     copy.add_argument(
         "--chunk-size",
@@ -175,11 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="BYTES",
         help="largest PATCH chunk when a registry refuses monolithic uploads (4 MiB)",
     )
-    copy.add_argument(
-        "--chunked",
-        action=argparse.BooleanOptionalAction,
-        help="upload blobs in PATCH chunks from the start",
-    )
+    # Switches the environment can turn on have a --no- form to turn them off again.
+    switches = {
+        "--dry-run": "resolve and print what would be sent, without writing",
+        "--include-foreign-layers": "also copy non-distributable layers (left out by default)",
+        "--chunked": "upload blobs in PATCH chunks from the start",
+    }
+    for flag, text in switches.items():
+        copy.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
     common(copy, destination=True)
 
     digest = sub.add_parser("digest", help="print the manifest digest of a reference")
