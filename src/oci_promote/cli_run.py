@@ -132,7 +132,7 @@ def _source_registry(settings: Settings) -> str | None:
 def _fail(code: int, message: str, as_json: bool, moved: Sequence[str]) -> int:
     print(message, file=sys.stderr)
     if as_json:
-        text = message.removeprefix("oci-promote: error: ")
+        text = message.removeprefix("oci-promote: ").removeprefix("error: ")
         print(json.dumps({"error": text, "exit_code": code, "tags_moved": list(moved)}, indent=2))
     return code
 

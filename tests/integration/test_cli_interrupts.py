@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -40,7 +41,9 @@ def _tag_exists(registry: RunningRegistry, repo: str, tag: str) -> bool:
         return client.head(f"/v2/{repo}/manifests/{tag}").status_code == 200
 
 
-def _start_slow_copy(tmp_path: Path, registry: RunningRegistry, proxy: Proxy) -> subprocess.Popen[str]:
+def _start_slow_copy(
+    tmp_path: Path, registry: RunningRegistry, proxy: Proxy, *flags: str
+) -> subprocess.Popen[str]:
     layout = tmp_path / "layout"
     build_layout(layout, "v1", ["amd64"], 3, 1_000_000)  # 3 MB at 200 KB/s: about 15 s
     assert cli("copy", f"oci:{layout}:v1", f"{registry.host}/src/big:v1").returncode == 0
@@ -50,6 +53,7 @@ def _start_slow_copy(tmp_path: Path, registry: RunningRegistry, proxy: Proxy) ->
             "-m",
             "oci_promote",
             "copy",
+            *flags,
             f"{registry.host}/src/big:v1",
             f"{proxy.host}/dst/big:v1",
         ],
@@ -105,3 +109,14 @@ def test_interrupt_during_start_up_is_one_line() -> None:
     )
     assert result.returncode == 130, result.stderr
     assert result.stderr.splitlines() == ["oci-promote: interrupted by SIGINT"]
+
+
+def test_sigterm_with_json_prints_the_failure_object(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry, slow_dest: Proxy
+) -> None:
+    process = _start_slow_copy(tmp_path, registry, slow_dest, "--json")
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert json.loads(out) == {"error": "interrupted by SIGTERM", "exit_code": 143, "tags_moved": []}
+    assert not _tag_exists(registry2, "dst/big", "v1")
