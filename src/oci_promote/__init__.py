@@ -11,39 +11,92 @@ arguments (`copy`) or in a `CopyOptions` (`copy_async`).
 
 from __future__ import annotations
 
-from .api import copy, copy_async, resolve_digest, resolve_digest_async
-from .credentials import Credential
-from .digest import Digest, parse_digest
-from .errors import (
-    AuthenticationError,
-    AuthorizationError,
-    CredentialsError,
-    DigestMismatchError,
-    IncompleteSourceError,
-    InvalidDigestError,
-    InvalidReferenceError,
-    ManifestError,
-    NotFoundError,
-    PromoteError,
-    RegistryError,
-    TransportError,
-    UsageError,
-)
-from .events import (
-    BlobDone,
-    BlobProgress,
-    BlobStarted,
-    DestinationPlanned,
-    Event,
-    EventCallback,
-    ManifestPushed,
-    PhaseEntered,
-    SourceResolved,
-    TagMoved,
-)
-from .options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
-from .reference import Reference, parse_reference
-from .result import CopyResult, DestinationResult
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names are imported on first use (PEP 562): `oci-promote` starts with the standard library
+# only, so a Ctrl-C or SIGTERM during start-up meets its handler, not a traceback.
+if TYPE_CHECKING:
+    from .api import copy, copy_async, resolve_digest, resolve_digest_async
+    from .credentials import Credential
+    from .digest import Digest, parse_digest
+    from .errors import (
+        AuthenticationError,
+        AuthorizationError,
+        CredentialsError,
+        DigestMismatchError,
+        IncompleteSourceError,
+        InvalidDigestError,
+        InvalidReferenceError,
+        ManifestError,
+        NotFoundError,
+        PromoteError,
+        RegistryError,
+        TransportError,
+        UsageError,
+    )
+    from .events import (
+        BlobDone,
+        BlobProgress,
+        BlobStarted,
+        DestinationPlanned,
+        Event,
+        EventCallback,
+        ManifestPushed,
+        PhaseEntered,
+        SourceResolved,
+        TagMoved,
+    )
+    from .options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
+    from .reference import Reference, parse_reference
+    from .result import CopyResult, DestinationResult
+
+_HOMES = {
+    "api": ("copy", "copy_async", "resolve_digest", "resolve_digest_async"),
+    "credentials": ("Credential",),
+    "digest": ("Digest", "parse_digest"),
+    "errors": (
+        "AuthenticationError",
+        "AuthorizationError",
+        "CredentialsError",
+        "DigestMismatchError",
+        "IncompleteSourceError",
+        "InvalidDigestError",
+        "InvalidReferenceError",
+        "ManifestError",
+        "NotFoundError",
+        "PromoteError",
+        "RegistryError",
+        "TransportError",
+        "UsageError",
+    ),
+    "events": (
+        "BlobDone",
+        "BlobProgress",
+        "BlobStarted",
+        "DestinationPlanned",
+        "Event",
+        "EventCallback",
+        "ManifestPushed",
+        "PhaseEntered",
+        "SourceResolved",
+        "TagMoved",
+    ),
+    "options": ("ConnectOptions", "CopyOptions", "CredentialProvider", "copy_options"),
+    "reference": ("Reference", "parse_reference"),
+    "result": ("CopyResult", "DestinationResult"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "AuthenticationError",

@@ -86,6 +86,10 @@ class Progress:
     def bytes_in_flight(self) -> int:
         return sum(self._in_flight.values())
 
+    def in_flight_at(self, destination: str) -> int:
+        """Bytes of one destination's blobs not finished yet (for a per-destination display)."""
+        return sum(sent for (label, _), sent in self._in_flight.items() if label == destination)
+
     def line(self, seconds: float) -> str | None:
         """`copying: 3 of 8 blobs, 12.0 MB of 80.5 MB (14%), 20 s`, or None with nothing to move."""
         return progress_line(list(self.destinations.values()), seconds, self.bytes_in_flight)

@@ -18,6 +18,10 @@ from .digest import Digest, parse_digest
 from .errors import InvalidDigestError, InvalidReferenceError, UsageError
 
 DOCKER_HUB = "registry-1.docker.io"
+#: How people and policies spell Docker Hub; the API host above stays internal.
+DOCKER_HUB_SHOWN = "docker.io"
+#: Docker's transport prefix (`docker://host/repo`, as skopeo spells it), accepted and dropped.
+DOCKER_PREFIX = "docker://"
 HUB_ALIASES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB})
 NAME_MAX = 255
 
@@ -44,7 +48,8 @@ class Reference:
 
     @property
     def name(self) -> str:
-        return f"{self.registry}/{self.repository}"
+        """`registry/repository` as people write it: Docker Hub is `docker.io`."""
+        return f"{DOCKER_HUB_SHOWN if self.registry == DOCKER_HUB else self.registry}/{self.repository}"
 
     @property
     def target(self) -> str:
@@ -88,6 +93,11 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> Referen
 
     if not text:
         raise fail("empty reference")
+    if text.startswith(DOCKER_PREFIX) and "://" not in text[len(DOCKER_PREFIX) :]:
+        return parse_reference(text[len(DOCKER_PREFIX) :], default_tag=default_tag)
+    scheme, separator, _ = text.partition("://")
+    if separator:
+        raise fail(f"a reference is HOST/REPO[:TAG|@DIGEST], not a URL: drop '{scheme}://'")
     if any(unicodedata.category(char) in _FORBIDDEN_CATEGORIES for char in text):
         raise fail("contains whitespace or control characters")
 
@@ -133,7 +143,8 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> Referen
 
 def parse_registry_host(text: str) -> str:
     """A registry named alone (`host[:port]`, as for --insecure-registry), normalised."""
-    problem = UsageError(f"{text!r} is not a registry HOST[:PORT]")
+    hint = " (give it without a URL scheme)" if "://" in str(text) else ""
+    problem = UsageError(f"{text!r} is not a registry HOST[:PORT]{hint}")
     if not isinstance(text, str) or "/" in text:
         raise problem
     ref = parse_reference(f"{text}/probe")
