@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 import github_action_utils as gau
 
@@ -20,7 +21,6 @@ from ..api import copy_async
 from ..connect import Connections
 from ..digest import parse_digest
 from ..errors import PromoteError
-from ..forensics import VerifyOutcome, open_reader, verify_all
 from ..present import summary_line
 from ..result import CopyResult
 from ..settings import ENV_PREFIX
@@ -29,6 +29,9 @@ from . import report
 from .commands import declare_artifacts, mask_secrets, set_outputs, setup_logging, write_summary
 from .inputs import ActionInputs, read_inputs
 from .report import Run
+
+if TYPE_CHECKING:
+    from ..forensics import VerifyOutcome
 
 log = logging.getLogger("oci_promote")
 _VERIFIED, _MISMATCH = 0, 1
@@ -49,6 +52,8 @@ async def promote(inputs: ActionInputs, run: Run) -> CopyResult:
 
 async def check_destinations(inputs: ActionInputs) -> list[VerifyOutcome]:
     """`mode: verify`: what each destination resolves to, and why not the digest; never writes."""
+    from ..forensics import open_reader, verify_all  # only here: copy mode starts faster without it
+
     assert inputs.expected is not None
     async with AsyncExitStack() as stack:
         connections = Connections(inputs.connect, stack)

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import github_action_utils as gau
 
@@ -25,13 +26,15 @@ from ..errors import (
     UsageError,
 )
 from ..events import Event, PhaseEntered
-from ..forensics import VerifyOutcome
 from ..options import Location
 from ..present import Progress, plural
 from ..reference import Reference
 from ..result import CopyResult, DestinationResult
 from .inputs import ActionInputError, ActionInputs
 from .markdown import cell, code, facts_table, fenced
+
+if TYPE_CHECKING:
+    from ..forensics import VerifyOutcome
 
 log = logging.getLogger("oci_promote")
 
