@@ -167,15 +167,15 @@ def load_settings(problems: list[InputProblem] | None = None) -> ActionSettings:
                 # err["msg"] only: err["input"] would echo the value, which may be a secret.
                 found.append(InputProblem(_FIELD_TO_INPUT.get(name, ENV_PREFIX + name.upper()), err["msg"]))
                 if name not in fields or name in overrides:
-                    raise ActionInputError(found) from None
+                    raise ActionInputError(_in_input_order(found)) from None
                 overrides[name] = fields[name].get_default(call_default_factory=True)
             continue
         except SettingsError as e:
-            raise ActionInputError([*found, InputProblem("input", str(e))]) from None
+            raise ActionInputError(_in_input_order([*found, InputProblem("input", str(e))])) from None
         if problems is None and found:
-            raise ActionInputError(found)
+            raise ActionInputError(_in_input_order(found))
         return settings
-    raise ActionInputError(found)
+    raise ActionInputError(_in_input_order(found))
 
 
 def validate(settings: ActionSettings, problems: list[InputProblem] | None = None) -> ActionInputs:
