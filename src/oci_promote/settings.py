@@ -64,9 +64,20 @@ class Settings(BaseSettings):
     retry_budget: int = _bounded("retry_budget", _DEFAULT.retry_budget)
     chunk_size: int = _bounded("chunk_size", _DEFAULT.chunk_size)
     chunked: bool = False
+    protect: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    referrers: bool = True
+    referrer_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    require_referrers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _split_lists = field_validator(
-        "destinations", "insecure_registries", "plain_http", "https_only", mode="before"
+        "destinations",
+        "insecure_registries",
+        "plain_http",
+        "https_only",
+        "protect",
+        "referrer_types",
+        "require_referrers",
+        mode="before",
     )(split_list)
 
     @field_validator("expected_digest", mode="before")
@@ -105,6 +116,18 @@ class Settings(BaseSettings):
             chunked=self.chunked,
         )
 
+    def plain_options(self) -> dict[str, Any]:
+        """The copy options that need no parsing, as `CopyOptions` keywords (CLI and Action)."""
+        return {
+            "dry_run": self.dry_run,
+            "jobs": self.jobs,
+            "include_foreign_layers": self.include_foreign_layers,
+            "protect": tuple(self.protect),
+            "referrers": self.referrers,
+            "referrer_types": tuple(self.referrer_types),
+            "require_referrers": tuple(self.require_referrers),
+        }
+
     def to_options(self) -> CopyOptions:
         """The library's options; every reference, digest and credential parsed here, once."""
         if not self.source:
@@ -113,12 +136,10 @@ class Settings(BaseSettings):
             self.source,
             self.destinations,
             expected_digest=self.expected(),
-            dry_run=self.dry_run,
-            jobs=self.jobs,
-            include_foreign_layers=self.include_foreign_layers,
             src_creds=self.source_credential(),
             dest_creds=self.destination_credential(),
             connect=self.connect_options(),
+            **self.plain_options(),
         )
 
 

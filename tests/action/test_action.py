@@ -50,7 +50,8 @@ def test_promotes_to_several_destinations_and_outputs_the_digest(
         f"{registry2.host}/prod/api@{image.digest}",
         f"{registry.host}/acme/api@{image.digest}",
     ]
-    assert run.outputs["references"].splitlines() == pinned
+    # One line per destination, in order: line N is destination N (two share a pinned form).
+    assert run.outputs["references"].splitlines() == [pinned[0], pinned[0], pinned[1]]
     result = json.loads(run.outputs["json"])
     assert result["digest"] == image.digest
     assert [d["reference"] for d in result["destinations"]] == destinations
@@ -141,6 +142,28 @@ def test_every_bad_input_is_named(action: ActionRunner, registry: RunningRegistr
     assert "source-username is set" in errors["Invalid input: source-password"]
     assert "not/a/host" in errors["Invalid input: insecure-registries"]
     assert registry.requests_since(mark) == []
+
+
+def test_every_bad_input_is_reported_in_one_run(action: ActionRunner, registry: RunningRegistry) -> None:
+    """A bad `jobs` (a type error) no longer hides the other wrong inputs."""
+    mark = registry.mark()
+    run = action.run(
+        {
+            "source": registry.ref("Acme/API", "1"),
+            "destinations": f"{registry.ref('acme/api', '2')}, {registry.host}/Bad/Name:1",
+            "expected-digest": "sha256:abc",
+            "source-username": "someone",
+            "insecure-registries": "http://registry.example:5000",
+            "jobs": "0",
+        }
+    )
+    _assert_failed_cleanly(run, 2)
+    names = ("source", "destinations", "expected-digest", "source-password", "insecure-registries", "jobs")
+    titles = [e.properties["title"] for e in run.annotations("error")]
+    assert titles == [f"Invalid input: {name}" for name in names]
+    assert registry.requests_since(mark) == []
+    for name in names:
+        assert f"| `{name}` |" in run.summary
 
 
 def test_type_errors_are_named_without_echoing_values(
@@ -260,7 +283,39 @@ def test_wrong_password_fails_with_an_annotation_and_no_secret(
     _assert_failed_cleanly(run, 1)
     [error] = run.annotations("error")
     assert "authentication" in error.properties["title"].lower()
+    # Says the credentials were refused, and which inputs supplied them.
+    assert "refused" in error.message
+    assert "destination-username/destination-password" in error.message
     assert wrong not in run.shown() and wrong not in run.summary
+
+
+def test_missing_credentials_name_the_inputs_that_supply_them(
+    action: ActionRunner, image: Image, basic_registry: RunningRegistry
+) -> None:
+    run = action.run({"source": image.ref, "destinations": basic_registry.ref("prod/api", "1.4.2")})
+    _assert_failed_cleanly(run, 1)
+    [error] = run.annotations("error")
+    assert "no credentials" in error.message
+    assert "destination-username/destination-password" in error.message
+    assert "docker/login-action" in error.message and "source-username" not in error.message
+
+
+def test_inputs_are_trimmed_secrets_included(
+    action: ActionRunner, image: Image, basic_registry: RunningRegistry
+) -> None:
+    """A secret pasted with a trailing newline still authenticates (as @actions/core trims)."""
+    assert basic_registry.creds is not None
+    run = action.run(
+        {
+            "source": f"  {image.ref}\n",
+            "destinations": basic_registry.ref("prod/api", "1.4.2") + "\n",
+            "destination-username": basic_registry.creds[0] + " \n",
+            "destination-password": basic_registry.creds[1] + "\n",
+            "jobs": "2\n",
+        }
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.outputs["digest"] == image.digest
 
 
 def test_dry_run_writes_nothing(action: ActionRunner, image: Image, registry2: RunningRegistry) -> None:

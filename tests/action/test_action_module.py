@@ -12,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from oci_promote import action
+from oci_promote.action import commands, markdown, report
 from oci_promote.connect import Connections
 from oci_promote.credentials import Credential
 from oci_promote.errors import DigestMismatchError
@@ -29,7 +30,7 @@ def _plain_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_every_line_of_a_secret_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
-    action.mask_secrets(
+    commands.mask_secrets(
         {
             "OCI_PROMOTE_SRC_PASSWORD": "first-line\nsecond-line\n",
             "OCI_PROMOTE_DEST_CREDS": "robot:pa:ss",
@@ -59,13 +60,13 @@ def test_every_line_of_a_secret_is_masked(capsys: pytest.CaptureFixture[str]) ->
     ],
 )
 def test_log_lines_cannot_start_a_workflow_command(text: str, expected: str) -> None:
-    line = action._one_line(text)
+    line = commands.one_line(text)
     assert line == expected
     assert parse_commands(line) == []
 
 
 def test_annotations_escape_message_and_title(capsys: pytest.CaptureFixture[str]) -> None:
-    action.annotate_failure(
+    report.annotate_failure(
         action.ActionInputError([action.InputProblem("destinations", "bad 'x\n::error::y' 100%")])
     )
     out = capsys.readouterr().out
@@ -77,11 +78,11 @@ def test_annotations_escape_message_and_title(capsys: pytest.CaptureFixture[str]
 
 
 def test_markdown_cells_survive_pipes_backticks_and_newlines() -> None:
-    assert action._code("a|b") == "`a\\|b`"
-    assert action._code("x`y") == "``x`y``"
-    assert action._code("`edge`") == "`` `edge` ``"
-    assert action._code("two\nlines") == "`two lines`"
-    assert action._fenced("has ``` inside").startswith("````text\n")
+    assert markdown.code("a|b") == "`a\\|b`"
+    assert markdown.code("x`y") == "``x`y``"
+    assert markdown.code("`edge`") == "`` `edge` ``"
+    assert markdown.code("two\nlines") == "`two lines`"
+    assert markdown.fenced("has ``` inside").startswith("````text\n")
 
 
 def test_progress_line_counts_blobs_and_bytes() -> None:
@@ -94,9 +95,9 @@ def test_progress_line_counts_blobs_and_bytes() -> None:
 
 
 def test_failure_summary_says_what_failed() -> None:
-    run = action.Run(phase="resolve")
+    run = report.Run(phase="resolve")
     error = DigestMismatchError("mismatch | here", expected="sha256:" + "a" * 64, got="sha256:" + "b" * 64)
-    text = action.failure_summary(error, "reg/x:1", run)
+    text = report.failure_summary(error, "reg/x:1", run)
     assert "### oci-promote: failed" in text
     assert "| Failed while | resolve |" in text
     assert f"| Expected digest | `sha256:{'a' * 64}` |" in text

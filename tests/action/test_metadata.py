@@ -1,4 +1,4 @@
-"""action.yml, the Settings model, action.py's tables and the README kept in step."""
+"""action.yml, the Settings model, action/inputs.py's tables and the README kept in step."""
 
 from __future__ import annotations
 

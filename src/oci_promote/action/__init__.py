@@ -1,0 +1,25 @@
+"""The GitHub Action front end (`python -m oci_promote.action`, see action.yml).
+
+The one package that imports github_action_utils and knows the runner. It knows nothing
+of HTTP; the copy is `api.copy_async`, the check `forensics.verify_all`. By responsibility:
+`inputs` (read and validate every input once), `report` (log groups, annotations, job
+summary, output values), `commands` (the runner's file and workflow commands: masks,
+outputs, summary, artifacts), `markdown` (safe summary cells) and `main` (the run).
+"""
+
+from __future__ import annotations
+
+from .inputs import INPUTS, NOT_INPUTS, SECRET_FIELDS, ActionInputError, ActionSettings, InputProblem
+from .main import main
+from .report import OUTPUTS
+
+__all__ = [
+    "INPUTS",
+    "NOT_INPUTS",
+    "OUTPUTS",
+    "SECRET_FIELDS",
+    "ActionInputError",
+    "ActionSettings",
+    "InputProblem",
+    "main",
+]

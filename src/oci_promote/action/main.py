@@ -1,0 +1,120 @@
+"""The Action's run: read the inputs, then copy (`mode: copy`) or check (`mode: verify`).
+
+Order is the point: secrets are masked before anything else is printed, and every input
+is validated before any request is sent. Expected failures end as an error annotation and
+the CLI's exit code (1, or 2 for bad input), never as a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import github_action_utils as gau
+
+from ..api import copy_async
+from ..connect import Connections
+from ..digest import parse_digest
+from ..errors import PromoteError
+from ..present import summary_line
+from ..result import CopyResult
+from ..settings import ENV_PREFIX
+from ..transport import use_large_reads
+from . import report
+from .commands import declare_artifacts, mask_secrets, set_outputs, setup_logging, write_summary
+from .inputs import ActionInputs, read_inputs
+from .report import Run
+
+if TYPE_CHECKING:
+    from ..forensics import VerifyOutcome
+
+log = logging.getLogger("oci_promote")
+_VERIFIED, _MISMATCH = 0, 1
+
+
+async def promote(inputs: ActionInputs, run: Run) -> CopyResult:
+    """Copy, grouped by phase (the engine resolves every destination again in "verify")."""
+    ticker = asyncio.ensure_future(run.report_progress())
+    try:
+        result = await copy_async(inputs.copy_options(), on_event=run.on_event)
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+    run.close_group()
+    return result
+
+
+async def check_destinations(inputs: ActionInputs) -> list[VerifyOutcome]:
+    """`mode: verify`: what each destination resolves to, and why not the digest; never writes."""
+    from ..forensics import open_reader, verify_all  # only here: copy mode starts faster without it
+
+    assert inputs.expected is not None
+    async with AsyncExitStack() as stack:
+        connections = Connections(inputs.connect, stack)
+        readers = [
+            open_reader(str(location), connections, inputs.destination_credential)
+            for location in dict.fromkeys(inputs.destinations)
+        ]
+        return await verify_all(readers, inputs.expected)
+
+
+def main() -> int:
+    mask_secrets(os.environ)  # first: nothing may be printed before the masks
+    setup_logging()
+    use_large_reads()
+    run = Run()
+    source = os.environ.get(ENV_PREFIX + "SOURCE", "").strip()
+    inputs: ActionInputs | None = None
+    try:
+        inputs = read_inputs()
+        run.dry_run = inputs.settings.dry_run
+        source = inputs.settings.source
+        if inputs.verify:
+            return _verify(inputs, run)
+        result = asyncio.run(promote(inputs, run))
+    except PromoteError as e:
+        run.close_group()
+        report.annotate_failure(e, inputs)
+        write_summary(report.failure_summary(e, source, run, inputs))
+        return e.exit_code
+    except KeyboardInterrupt:
+        run.close_group()
+        gau.error("interrupted", title="oci-promote")
+        return 130
+    except Exception as e:  # a bug: say so in an annotation, keep the traceback for the report
+        run.close_group()
+        gau.error(f"{type(e).__name__}: {e}", title="oci-promote: internal error (please report)")
+        raise
+
+    for dest in result.destinations:
+        log.info("%s", summary_line(dest, result.dry_run))
+    set_outputs(report.copy_outputs(result, inputs.destinations, parse_digest(result.digest)))
+    if not result.dry_run:
+        declare_artifacts([d.pinned for d in result.destinations])
+    write_summary(report.success_summary(result))
+    return 0
+
+
+def _verify(inputs: ActionInputs, run: Run) -> int:
+    assert inputs.expected is not None
+    run.enter("verify", f"Verify {len(inputs.destinations)} destination(s) hold {inputs.expected}")
+    outcomes = asyncio.run(check_destinations(inputs))
+    for outcome in outcomes:
+        log.info("%s", outcome.describe())
+    run.close_group()
+    _report_verification(outcomes, inputs)
+    return _VERIFIED if all(o.ok for o in outcomes) else _MISMATCH
+
+
+def _report_verification(outcomes: Sequence[VerifyOutcome], inputs: ActionInputs) -> None:
+    assert inputs.expected is not None
+    report.annotate_mismatches(outcomes)
+    if all(o.ok for o in outcomes):
+        set_outputs(report.verify_outputs(outcomes, inputs.destinations, inputs.expected))
+    write_summary(report.verify_summary(outcomes, inputs.expected))
