@@ -111,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse to copy unless the source digest is DIGEST",
     )
     copy.add_argument(
+        "--expected-from",
+        metavar="REF",
+        help="where the expected digest can be read (REF's repository or layout), to name the causes "
+        "of a mismatch (default: the source's repository)",
+    )
+    copy.add_argument(
+        "--protect",
+        action="append",
+        metavar="PATTERN",
+        help="never move a destination tag matching PATTERN (shell-style, '*' every tag) to another "
+        "digest; the copy fails before writing anything (repeatable)",
+    )
+    copy.add_argument(
         "--dry-run",
         action="store_true",
         help="resolve and print what would be sent, without writing",

@@ -118,6 +118,11 @@ class CopyOptions:
     source: Location
     destinations: tuple[Location, ...]
     expected_digest: Digest | None = None
+    #: Where the expected digest can be read to name the causes of a mismatch: this
+    #: repository (or layout) at the expected digest. Default: the source's repository.
+    expected_from: Location | None = None
+    #: Destination tag patterns (shell-style, `*` every tag) never moved to another digest.
+    protect: tuple[str, ...] = ()
     dry_run: bool = False
     jobs: int = 4
     include_foreign_layers: bool = False
@@ -132,6 +137,17 @@ class CopyOptions:
         for name in ("dry_run", "include_foreign_layers"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        object.__setattr__(self, "protect", as_tuple(self.protect, "protect"))
+        if any(not isinstance(p, str) or not p.strip() for p in self.protect):
+            raise UsageError(f"protect patterns must be non-empty text, got {list(self.protect)!r}")
+        if self.expected_from is not None:
+            if self.expected_digest is None:
+                raise UsageError("--expected-from needs --expected-digest: it says where that digest is")
+            if self.expected_from.digest not in (None, self.expected_digest):
+                raise UsageError(
+                    f"--expected-from {self.expected_from} names another digest than the expected "
+                    f"{self.expected_digest}"
+                )
 
 
 def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
@@ -177,6 +193,8 @@ def copy_options(
     destinations: Sequence[str],
     *,
     expected_digest: str | Digest | None = None,
+    expected_from: str | Location | None = None,
+    protect: Sequence[str] = (),
     dry_run: bool = False,
     jobs: int = 4,
     include_foreign_layers: bool = False,
@@ -197,6 +215,8 @@ def copy_options(
         source=location,
         destinations=parse_destinations(destinations, location),
         expected_digest=expected,
+        expected_from=parse_location(expected_from) if isinstance(expected_from, str) else expected_from,
+        protect=as_tuple(protect, "protect"),
         dry_run=dry_run,
         jobs=jobs,
         include_foreign_layers=include_foreign_layers,

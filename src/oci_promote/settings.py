@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     source: str = ""
     destinations: Annotated[list[str], NoDecode] = Field(default_factory=list)
     expected_digest: str | None = None
+    expected_from: str | None = None
+    protect: Annotated[list[str], NoDecode] = Field(default_factory=list)
     src_creds: SecretStr | None = None
     dest_creds: SecretStr | None = None
     src_username: str | None = None
@@ -66,10 +68,10 @@ class Settings(BaseSettings):
     chunked: bool = False
 
     _split_lists = field_validator(
-        "destinations", "insecure_registries", "plain_http", "https_only", mode="before"
+        "destinations", "insecure_registries", "plain_http", "https_only", "protect", mode="before"
     )(split_list)
 
-    @field_validator("expected_digest", mode="before")
+    @field_validator("expected_digest", "expected_from", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -113,6 +115,8 @@ class Settings(BaseSettings):
             self.source,
             self.destinations,
             expected_digest=self.expected(),
+            expected_from=self.expected_from,
+            protect=tuple(self.protect),
             dry_run=self.dry_run,
             jobs=self.jobs,
             include_foreign_layers=self.include_foreign_layers,
