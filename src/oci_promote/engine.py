@@ -74,7 +74,9 @@ async def run_copy(
     top = await load_top(source.storage, source.target, source.digest, where)
     digest = top.digest
     log.info("source %s is %s (%s)", where, digest, top.media_type)
-    await _check_expected(source, digest, expected, expected_from)
+    # the source as read now, by digest, for the explanations (a tag could move meanwhile)
+    read = at_digest(source.storage, digest, where)
+    await _check_expected(where, read, expected, expected_from)
     _check_pinned(digest, endpoints)
     emit(SourceResolved(where, str(digest), top.media_type))
     targets = [
@@ -92,12 +94,12 @@ async def run_copy(
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
     limiter = anyio.CapacityLimiter(jobs)
-    plan = await _plan(graph, source, targets, limiter, protect)
+    plan = await _plan(graph, read, targets, limiter, protect)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
         await execute(plan, graph, source.storage, targets, limiter, emit)
         emit(PhaseEntered("verify", labels))
-        await verify((t for t in targets if not t.result.up_to_date), source, digest, limiter)
+        await verify((t for t in targets if not t.result.up_to_date), read, digest, limiter)
     for t in targets:
         t.result.seconds = round(time.monotonic() - started, 3)
     return CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
@@ -139,16 +141,16 @@ async def _plan(
 
 
 async def _check_expected(
-    source: Source, digest: Digest, expected: Digest | None, expected_from: Source | None
+    where: str, source: Source, expected: Digest | None, expected_from: Source | None
 ) -> None:
-    """The source must be the expected digest; if not, say why, read where the user said."""
+    """The source (read by digest) must be the expected digest; if not, say why, read where told."""
+    digest = source.digest
     if expected is None or expected == digest:
         return
     wanted = expected_from or at_digest(source.storage, expected)
-    why = await explain_mismatch(wanted, source, "A = the expected image, B = the source", f"{expected}")
+    why = await explain_mismatch(wanted, source, "A = the expected image, B = the source", str(expected))
     raise DigestMismatchError(
-        f"{source.description} is {digest}, but the expected digest is {expected}; nothing was copied; "
-        + why.clause,
+        f"{where} is {digest}, but the expected digest is {expected}; nothing was copied; " + why.clause,
         expected=str(expected),
         got=str(digest),
         comparison=why.comparison,
