@@ -77,6 +77,9 @@ NOT_INPUTS: dict[str, str] = {
     "timeout": "the default suits CI; set OCI_PROMOTE_TIMEOUT in env if needed",
     "plain_http": "scheme override for self-hosted registries; set OCI_PROMOTE_PLAIN_HTTP in env if needed",
     "https_only": "scheme override for self-hosted registries; set OCI_PROMOTE_HTTPS_ONLY in env if needed",
+    "expected_from": "where expected-digest can be read to explain a mismatch; OCI_PROMOTE_EXPECTED_FROM",
+    # the Action input protect-tags (another branch) feeds this field: drop this line when it lands
+    "protect": "until the protect-tags input lands, set OCI_PROMOTE_PROTECT in env",
     **{
         name: "transport tuning whose defaults suit CI; set OCI_PROMOTE_<NAME> in env if needed"
         for name in (
