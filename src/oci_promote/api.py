@@ -17,7 +17,7 @@ import anyio
 from .connect import Connections
 from .credentials import Credential
 from .digest import Digest
-from .engine import Endpoint, Source, run_copy
+from .engine import Endpoint, run_copy
 from .events import EventCallback
 from .graph import load_top
 from .layout import LayoutReference
@@ -31,20 +31,7 @@ from .options import (
     parse_location,
 )
 from .result import CopyResult
-from .storage import Storage
-from .storage.layout import LayoutStorage
-
-
-def image_source(location: Location, storage: Storage) -> Source:
-    """What the engine reads: the storage, the tag or digest to ask for, and the digest to hold it to."""
-    if location.digest is not None:
-        target = str(location.digest)
-    elif location.tag is not None:
-        target = location.tag
-    else:
-        assert isinstance(storage, LayoutStorage)
-        target = storage.default_target()
-    return Source(storage, target, location.digest, str(location))
+from .source import at_digest, image_source
 
 
 async def copy_async(options: CopyOptions, *, on_event: EventCallback | None = None) -> CopyResult:
@@ -61,10 +48,18 @@ async def copy_async(options: CopyOptions, *, on_event: EventCallback | None = N
             )
             for d in options.destinations
         ]
+        witness = options.expected_from
+        expected_from = (
+            at_digest(connections.source(witness, options.source_credential), options.expected_digest)
+            if witness is not None and options.expected_digest is not None
+            else None
+        )
         return await run_copy(
             source,
             endpoints,
             expected=options.expected_digest,
+            expected_from=expected_from,
+            protect=options.protect,
             dry_run=options.dry_run,
             jobs=options.jobs,
             include_foreign_layers=options.include_foreign_layers,
@@ -77,6 +72,8 @@ def copy(
     destinations: Sequence[str],
     *,
     expected_digest: str | Digest | None = None,
+    expected_from: str | None = None,
+    protect: Sequence[str] = (),
     dry_run: bool = False,
     jobs: int = 4,
     include_foreign_layers: bool = False,
@@ -123,6 +120,8 @@ def copy(
         source,
         destinations,
         expected_digest=expected_digest,
+        expected_from=expected_from,
+        protect=protect,
         dry_run=dry_run,
         jobs=jobs,
         include_foreign_layers=include_foreign_layers,

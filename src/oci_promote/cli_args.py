@@ -20,6 +20,8 @@ ENV_HELP = {
     "source": "SOURCE (the positional argument wins)",
     "destinations": "DESTs, separated by newlines or commas (the positional arguments win)",
     "expected_digest": "--expected-digest",
+    "expected_from": "--expected-from",
+    "protect": "--protect, separated by commas",
     "src_creds": "--src-creds",
     "dest_creds": "--dest-creds",
     "src_username": "source username (with _SRC_PASSWORD)",
@@ -161,6 +163,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--expected-digest",
         metavar="DIGEST",
         help="refuse to copy unless the source digest is DIGEST",
+    )
+    copy.add_argument(
+        "--expected-from",
+        metavar="REF",
+        help="where the expected digest can be read (REF's repository or layout), to name the causes "
+        "of a mismatch (default: the source's repository)",
+    )
+    copy.add_argument(
+        "--protect",
+        action="append",
+        metavar="PATTERN",
+        help="never move a destination tag matching PATTERN (shell-style, '*' every tag) to another "
+        "digest; the copy fails before writing anything (repeatable)",
     )
     copy.add_argument("--jobs", type=int, metavar="N", help="blobs moved in parallel (4)")
     copy.add_argument("--json", action="store_true", help="print one JSON object instead (also on failure)")

@@ -15,13 +15,15 @@ import anyio
 
 from .concurrency import Job, run_all
 from .digest import Digest
-from .errors import DigestMismatchError, PromoteError
+from .errors import DigestMismatchError, PromoteError, ProtectedTagError
 from .events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, ignore
 from .execute import Target, execute, verify
+from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph, load_graph, load_top
 from .inventory import take_inventory
-from .plan import Holdings, Plan, group_by_repository, make_plan
+from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
 from .result import CopyResult, DestinationResult
+from .source import Source, at_digest
 from .storage import Storage
 
 log = logging.getLogger("oci_promote")
@@ -45,27 +47,24 @@ class Endpoint:
         return self.label + (f"@{self.digest}" if self.digest else "")
 
 
-@dataclass(frozen=True)
-class Source:
-    storage: Storage
-    #: What to ask the storage for: a tag, or a digest's text.
-    target: str
-    #: The digest the reference names, if it names one (the bytes must hash to it).
-    digest: Digest | None
-    description: str
-
-
 async def run_copy(
     source: Source,
     endpoints: Sequence[Endpoint],
     *,
     expected: Digest | None = None,
+    expected_from: Source | None = None,
+    protect: Sequence[str] = (),
     dry_run: bool = False,
     jobs: int = 4,
     include_foreign_layers: bool = False,
     on_event: EventCallback | None = None,
 ) -> CopyResult:
-    """Copy the source image to every endpoint, preserving the manifest digest."""
+    """Copy the source image to every endpoint, preserving the manifest digest.
+
+    `expected_from`: where the expected digest can be read (default: the source's
+    repository), to name the causes of a mismatch. `protect`: tag patterns that
+    must not move to another digest (checked before anything is written).
+    """
     emit = on_event or ignore
     started = time.monotonic()
     labels = tuple(e.label for e in endpoints)
@@ -75,7 +74,10 @@ async def run_copy(
     top = await load_top(source.storage, source.target, source.digest, where)
     digest = top.digest
     log.info("source %s is %s (%s)", where, digest, top.media_type)
-    _check_digests(where, digest, expected, endpoints)
+    # the source as read now, by digest, for the explanations (a tag could move meanwhile)
+    read = at_digest(source.storage, digest, where)
+    await _check_expected(where, read, expected, expected_from)
+    _check_pinned(digest, endpoints)
     emit(SourceResolved(where, str(digest), top.media_type))
     targets = [
         Target(
@@ -92,21 +94,28 @@ async def run_copy(
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
     limiter = anyio.CapacityLimiter(jobs)
-    plan = await _plan(graph, source.storage, targets, limiter)
+    plan = await _plan(graph, read, targets, limiter, protect)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
         await execute(plan, graph, source.storage, targets, limiter, emit)
         emit(PhaseEntered("verify", labels))
-        await verify((t for t in targets if not t.result.up_to_date), digest, limiter)
+        await verify((t for t in targets if not t.result.up_to_date), read, digest, limiter)
     for t in targets:
         t.result.seconds = round(time.monotonic() - started, 3)
     return CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
 
 
 async def _plan(
-    graph: ImageGraph, source: Storage, targets: list[Target], limiter: anyio.CapacityLimiter
+    graph: ImageGraph,
+    source: Source,
+    targets: list[Target],
+    limiter: anyio.CapacityLimiter,
+    protect: Sequence[str],
 ) -> Plan:
-    """Ask each destination repository what it holds (once per repository), then plan."""
+    """Ask each destination repository what it holds (once per repository), then plan.
+
+    A protected tag that would move stops the copy here, before anything is written.
+    """
     groups = group_by_repository([t.storage.identity for t in targets])
     members = [[(i, targets[i].target) for i in group] for group in groups]
     holdings: list[Holdings] = [Holdings({}) for _ in groups]
@@ -124,19 +133,31 @@ async def _plan(
         return run
 
     await run_all(inventory(n) for n in range(len(groups)))
-    mountable = [targets[g[0]].storage.can_mount_from(source) for g in groups]
+    refused = protected_moves(graph.top.digest, members, holdings, protect)
+    if refused:
+        raise await _protected_error(source, graph.top.digest, [(targets[i], t, d) for i, t, d in refused])
+    mountable = [targets[g[0]].storage.can_mount_from(source.storage) for g in groups]
     return make_plan(graph, members, holdings, mountable)
 
 
-def _check_digests(
-    where: str, digest: Digest, expected: Digest | None, endpoints: Sequence[Endpoint]
+async def _check_expected(
+    where: str, source: Source, expected: Digest | None, expected_from: Source | None
 ) -> None:
-    if expected is not None and expected != digest:
-        raise DigestMismatchError(
-            f"{where} is {digest}, but the expected digest is {expected}; nothing was copied",
-            expected=str(expected),
-            got=str(digest),
-        )
+    """The source (read by digest) must be the expected digest; if not, say why, read where told."""
+    digest = source.digest
+    if expected is None or expected == digest:
+        return
+    wanted = expected_from or at_digest(source.storage, expected)
+    why = await explain_mismatch(wanted, source, "A = the expected image, B = the source", str(expected))
+    raise DigestMismatchError(
+        f"{where} is {digest}, but the expected digest is {expected}; nothing was copied; " + why.clause,
+        expected=str(expected),
+        got=str(digest),
+        comparison=why.comparison,
+    )
+
+
+def _check_pinned(digest: Digest, endpoints: Sequence[Endpoint]) -> None:
     for dest in endpoints:
         if dest.digest is not None and dest.digest != digest:
             raise DigestMismatchError(
@@ -145,6 +166,24 @@ def _check_digests(
                 expected=str(dest.digest),
                 got=str(digest),
             )
+
+
+async def _protected_error(
+    source: Source, digest: Digest, refused: list[tuple[Target, str, Digest]]
+) -> ProtectedTagError:
+    """Name the first protected tag that would move, its digest, the new one and why they differ."""
+    dest, tag, current = refused[0]
+    roles = f"A = the image {tag} holds, B = the source"
+    why = await explain_mismatch(at_digest(dest.storage, current), source, roles, str(current))
+    others = f" (and {len(refused) - 1} more protected tag(s))" if len(refused) > 1 else ""
+    return ProtectedTagError(
+        f"destination {dest.label}: tag {tag} is protected and holds {current}; refusing to move it to "
+        f"{digest}{others}; nothing was written anywhere; {why.clause}",
+        tag=tag,
+        current=str(current),
+        new=str(digest),
+        comparison=why.comparison,
+    )
 
 
 def _record_plan(plan: Plan, graph: ImageGraph, targets: list[Target], emit: EventCallback) -> None:

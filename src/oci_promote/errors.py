@@ -14,6 +14,7 @@ registry, HTTP status, registry error codes) and renders as one line.
     │   ├── NotFoundError             404: unknown repository, manifest or blob
     │   └── TransportError            no usable answer: connection, TLS, timeout
     ├── DigestMismatchError           bytes or a registry disagree with the digest asked for
+    ├── ProtectedTagError             a protected destination tag would move to another digest
     ├── ManifestError                 a manifest we refuse to copy (schema 1, too large, malformed)
     └── IncompleteSourceError         the source lacks a child manifest or blob it references
 """
@@ -22,7 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .forensics.causes import Cause, Comparison
 
 
 class PromoteError(Exception):
@@ -121,10 +125,40 @@ class TransportError(RegistryError):
         super().__init__(message, **facts)
 
 
-class DigestMismatchError(PromoteError):
-    def __init__(self, message: str, *, expected: str, got: str) -> None:
+class ExplainedError(PromoteError):
+    """An error about two digests that carries why they differ, when that could be told.
+
+    `comparison` is the forensics' answer (A = the digest wanted, B = the one found);
+    front ends show its causes (the Action's annotation and job summary).
+    """
+
+    comparison: Comparison | None = None
+
+    @property
+    def causes(self) -> tuple[Cause, ...]:
+        return self.comparison.causes if self.comparison is not None else ()
+
+
+class DigestMismatchError(ExplainedError):
+    def __init__(
+        self, message: str, *, expected: str, got: str, comparison: Comparison | None = None
+    ) -> None:
         self.expected = expected
         self.got = got
+        self.comparison = comparison
+        super().__init__(message)
+
+
+class ProtectedTagError(ExplainedError):
+    """A tag matching --protect already holds another digest; nothing was written anywhere."""
+
+    def __init__(
+        self, message: str, *, tag: str, current: str, new: str, comparison: Comparison | None = None
+    ) -> None:
+        self.tag = tag
+        self.current = current
+        self.new = new
+        self.comparison = comparison
         super().__init__(message)
 
 

@@ -19,10 +19,12 @@ from .concurrency import Job, run_all
 from .digest import Digest, DigestVerifier
 from .errors import DigestMismatchError, IncompleteSourceError, NotFoundError, PromoteError
 from .events import BlobDone, BlobProgress, BlobStarted, EventCallback, ManifestPushed, TagMoved
+from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph
 from .media import Descriptor, Manifest
 from .plan import BlobMove, Plan
 from .result import DestinationResult
+from .source import Source, at_digest
 from .storage import Storage
 
 log = logging.getLogger("oci_promote")
@@ -91,20 +93,17 @@ async def execute(
     await run_all(jobs, limiter)
 
 
-async def verify(targets: Iterable[Target], digest: Digest, limiter: anyio.CapacityLimiter) -> None:
-    """Resolve every written destination again: it must give the source digest."""
+async def verify(
+    targets: Iterable[Target], source: Source, digest: Digest, limiter: anyio.CapacityLimiter
+) -> None:
+    """Resolve every written destination again: it must give the source digest, else say why not."""
 
     def job(dest: Target) -> Job:
         async def run() -> None:
             try:
                 got = await dest.storage.resolve(dest.target)
                 if got != digest:
-                    raise DigestMismatchError(
-                        f"{dest.label} resolves to {got or 'nothing'} after the push, "
-                        f"but the source is {digest}",
-                        expected=str(digest),
-                        got=str(got) if got else "nothing",
-                    )
+                    raise await _served_other(dest, got, source, digest)
             except PromoteError as e:
                 e.add_context(f"destination {dest.label}")
                 raise
@@ -113,6 +112,18 @@ async def verify(targets: Iterable[Target], digest: Digest, limiter: anyio.Capac
         return run
 
     await run_all((job(d) for d in targets), limiter)
+
+
+async def _served_other(dest: Target, got: Digest | None, source: Source, digest: Digest) -> PromoteError:
+    """The error for a destination that serves another image after the push, with the causes."""
+    message = f"{dest.label} resolves to {got or 'nothing'} after the push, but the source is {digest}"
+    if got is None:
+        return DigestMismatchError(message, expected=str(digest), got="nothing")
+    roles = "A = the source, B = what the destination serves"
+    why = await explain_mismatch(source, at_digest(dest.storage, got), roles, str(digest))
+    return DigestMismatchError(
+        f"{message}; {why.clause}", expected=str(digest), got=str(got), comparison=why.comparison
+    )
 
 
 def _blob_job(source: Storage, dest: Target, move: BlobMove, emit: EventCallback) -> Job:

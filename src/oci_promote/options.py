@@ -118,14 +118,17 @@ class CopyOptions:
     source: Location
     destinations: tuple[Location, ...]
     expected_digest: Digest | None = None
+    #: Where the expected digest can be read to name the causes of a mismatch: this
+    #: repository (or layout) at the expected digest. Default: the source's repository.
+    expected_from: Location | None = None
+    #: Destination tag patterns (shell-style, `*` every tag) never moved to another digest.
+    protect: tuple[str, ...] = ()
     dry_run: bool = False
     jobs: int = 4
     include_foreign_layers: bool = False
     source_credential: Credential | None = None
     destination_credential: Credential | None = None
     connect: ConnectOptions = field(default_factory=ConnectOptions)
-    #: Tag patterns (shell-style globs) that may not be moved to another digest.
-    protect: tuple[str, ...] = ()
     #: Copy the source's referrers (signatures, attestations, SBOMs) too.
     referrers: bool = True
     #: Only referrers of these artifact types (empty: all).
@@ -142,6 +145,17 @@ class CopyOptions:
         for name in ("dry_run", "include_foreign_layers", "referrers"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        object.__setattr__(self, "protect", as_tuple(self.protect, "protect"))
+        if any(not isinstance(p, str) or not p.strip() for p in self.protect):
+            raise UsageError(f"protect patterns must be non-empty text, got {list(self.protect)!r}")
+        if self.expected_from is not None:
+            if self.expected_digest is None:
+                raise UsageError("--expected-from needs --expected-digest: it says where that digest is")
+            if self.expected_from.digest not in (None, self.expected_digest):
+                raise UsageError(
+                    f"--expected-from {self.expected_from} names another digest than the expected "
+                    f"{self.expected_digest}"
+                )
 
 
 def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
@@ -187,13 +201,14 @@ def copy_options(
     destinations: Sequence[str],
     *,
     expected_digest: str | Digest | None = None,
+    expected_from: str | Location | None = None,
+    protect: Sequence[str] = (),
     dry_run: bool = False,
     jobs: int = 4,
     include_foreign_layers: bool = False,
     src_creds: str | Credential | None = None,
     dest_creds: str | Credential | None = None,
     connect: ConnectOptions | None = None,
-    protect: Sequence[str] = (),
     referrers: bool = True,
     referrer_types: Sequence[str] = (),
     require_referrers: Sequence[str] = (),
@@ -211,13 +226,14 @@ def copy_options(
         source=location,
         destinations=parse_destinations(destinations, location),
         expected_digest=expected,
+        expected_from=parse_location(expected_from) if isinstance(expected_from, str) else expected_from,
+        protect=as_tuple(protect, "protect"),
         dry_run=dry_run,
         jobs=jobs,
         include_foreign_layers=include_foreign_layers,
         source_credential=parse_credential(src_creds, "source"),
         destination_credential=parse_credential(dest_creds, "destination"),
         connect=connect if connect is not None else ConnectOptions(),
-        protect=as_tuple(protect, "protect"),
         referrers=referrers,
         referrer_types=as_tuple(referrer_types, "referrer_types"),
         require_referrers=as_tuple(require_referrers, "require_referrers"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from .digest import Digest
 from .graph import ImageGraph
@@ -93,6 +94,29 @@ def make_plan(
         for group, held, mount in zip(members, holdings, mountable, strict=True)
     ]
     return Plan(graph.top, tuple(plans))
+
+
+def protected_moves(
+    digest: Digest,
+    members: Sequence[Sequence[tuple[int, str]]],
+    holdings: Sequence[Holdings],
+    protect: Sequence[str],
+) -> list[tuple[int, str, Digest]]:
+    """(destination index, tag, current digest) of each protected tag that would move.
+
+    A tag is protected when it matches a pattern (shell-style, `*` every tag). Moving
+    it is refused only when it exists and holds another digest: a new tag, or one that
+    already holds the image, is fine.
+    """
+    out = []
+    for group, held in zip(members, holdings, strict=True):
+        for index, target in group:
+            current = held.targets[target]
+            if target == str(digest) or current is None or current == digest:
+                continue
+            if any(fnmatchcase(target, pattern) for pattern in protect):
+                out.append((index, target, current))
+    return out
 
 
 def _plan_repository(

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     source: str = ""
     destinations: Annotated[list[str], NoDecode] = Field(default_factory=list)
     expected_digest: str | None = None
+    expected_from: str | None = None
+    protect: Annotated[list[str], NoDecode] = Field(default_factory=list)
     src_creds: SecretStr | None = None
     dest_creds: SecretStr | None = None
     src_username: str | None = None
@@ -64,7 +66,6 @@ class Settings(BaseSettings):
     retry_budget: int = _bounded("retry_budget", _DEFAULT.retry_budget)
     chunk_size: int = _bounded("chunk_size", _DEFAULT.chunk_size)
     chunked: bool = False
-    protect: Annotated[list[str], NoDecode] = Field(default_factory=list)
     referrers: bool = True
     referrer_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
     require_referrers: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -80,7 +81,7 @@ class Settings(BaseSettings):
         mode="before",
     )(split_list)
 
-    @field_validator("expected_digest", mode="before")
+    @field_validator("expected_digest", "expected_from", mode="before")
     @classmethod
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -136,6 +137,7 @@ class Settings(BaseSettings):
             self.source,
             self.destinations,
             expected_digest=self.expected(),
+            expected_from=self.expected_from,
             src_creds=self.source_credential(),
             dest_creds=self.destination_credential(),
             connect=self.connect_options(),

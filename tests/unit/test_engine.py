@@ -13,7 +13,7 @@ import pytest
 
 from oci_promote.digest import Digest
 from oci_promote.engine import Endpoint, Source, run_copy
-from oci_promote.errors import IncompleteSourceError, PromoteError, RegistryError
+from oci_promote.errors import IncompleteSourceError, PromoteError, ProtectedTagError, RegistryError
 from oci_promote.events import BlobDone, Event, TagMoved
 from oci_promote.result import CopyResult
 from oci_promote.storage.memory import MemoryRegistry, MemoryStorage
@@ -200,3 +200,21 @@ def test_events_report_each_blob_and_the_tag_after_them(hub: MemoryRegistry, ima
     assert len(done) == BLOBS and {e.how for e in done} == {"copied"}
     assert tags == [len(events) - 2]  # then only "verify" is entered
     assert all(events.index(e) < tags[0] for e in done)
+
+
+def test_a_protected_tag_on_another_digest_stops_the_copy_before_any_write(
+    hub: MemoryRegistry, image: Digest
+) -> None:
+    dst = MemoryRegistry("dst")
+    old = add_index(dst, "prod/app", "v1", platforms=("amd64",))
+    before = len(dst.writes())
+    dests = [(dst.storage("fresh/app"), "v1"), (dst.storage("prod/app"), "v1")]
+    with pytest.raises(ProtectedTagError) as caught:
+        copy(hub.storage("app"), "v1", dests, protect=("v*",))
+    assert (caught.value.tag, caught.value.current, caught.value.new) == ("v1", str(old), str(image))
+    assert "platforms-differ" in {c.code for c in caught.value.causes}
+    assert len(dst.writes()) == before
+    assert dst.repositories["prod/app"].tags["v1"] == old
+    copy(hub.storage("app"), "v1", dests, protect=("release-*",))
+    assert dst.repositories["prod/app"].tags["v1"] == image
+    copy(hub.storage("app"), "v1", dests, protect=("*",))  # the same digest: a no-op

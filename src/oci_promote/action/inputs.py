@@ -51,6 +51,7 @@ NOT_INPUTS: dict[str, str] = {
     "src_creds": "USER:PASSWORD form of source-username/source-password; one spelling is enough",
     "dest_creds": "USER:PASSWORD form of destination-username/destination-password",
     "ca_file": "hosted runners trust public CAs; set OCI_PROMOTE_CA_FILE in env if needed",
+    "expected_from": "where a mismatching expected digest is read; OCI_PROMOTE_EXPECTED_FROM in env",
     "timeout": "the default suits CI; set OCI_PROMOTE_TIMEOUT in env if needed",
     "plain_http": "scheme override for self-hosted registries; set OCI_PROMOTE_PLAIN_HTTP in env if needed",
     "https_only": "scheme override for self-hosted registries; set OCI_PROMOTE_HTTPS_ONLY in env if needed",

@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from ..api import image_source
 from ..connect import Connections
 from ..credentials import Credential
 from ..digest import Digest, DigestVerifier
-from ..engine import Source
 from ..errors import ManifestError
 from ..graph import load_child, load_top
 from ..media import Descriptor, Manifest
 from ..options import Location, parse_location
+from ..source import Source, at_digest, image_source
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class Limits:
     manifests: int = 512
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS: Limits = Limits()
 
 
 class TreeReader(Protocol):
@@ -52,7 +51,7 @@ class TreeReader(Protocol):
 class SourceReader:
     """A TreeReader over one storage at one tag or digest; the top manifest is fetched once."""
 
-    def __init__(self, source: Source, location: Location) -> None:
+    def __init__(self, source: Source, location: Location | None = None) -> None:
         self.source = source
         self.location = location
         self.description = source.description
@@ -99,6 +98,8 @@ class SourceReader:
 
     def at_digest(self, digest: Digest) -> SourceReader:
         """The same repository (or layout), at another digest."""
+        if self.location is None:
+            return SourceReader(at_digest(self.source.storage, digest))
         location = replace(self.location, tag=None, digest=digest)
         return SourceReader(image_source(location, self.source.storage), location)
 
