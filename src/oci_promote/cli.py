@@ -129,6 +129,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest PATCH chunk when a registry refuses monolithic uploads (4 MiB)",
     )
     copy.add_argument("--chunked", action="store_true", help="upload blobs in PATCH chunks from the start")
+    copy.add_argument(
+        "--no-referrers",
+        dest="referrers",
+        action="store_false",
+        default=None,
+        help="leave signatures, attestations and SBOMs (referrers) behind",
+    )
+    copy.add_argument(
+        "--referrer-type",
+        dest="referrer_types",
+        action="append",
+        metavar="TYPE",
+        help="carry only referrers of this artifact type (repeatable)",
+    )
+    copy.add_argument(
+        "--require-referrer",
+        dest="require_referrers",
+        action="append",
+        metavar="TYPE",
+        help="refuse a source image without a referrer of this type, before writing (repeatable)",
+    )
     _common(copy, destination=True)
 
     digest = sub.add_parser("digest", help="print the manifest digest of a reference")
@@ -141,7 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace) -> Settings:
     fields = set(Settings.model_fields)
     given: dict[str, Any] = {
-        k: v for k, v in vars(args).items() if k in fields and v is not None and v is not False
+        k: v
+        for k, v in vars(args).items()
+        if k in fields and v is not None and (v is not False or k == "referrers")
     }
     return Settings(**given)
 

@@ -124,12 +124,20 @@ class CopyOptions:
     source_credential: Credential | None = None
     destination_credential: Credential | None = None
     connect: ConnectOptions = field(default_factory=ConnectOptions)
+    #: Carry signatures, attestations and SBOMs (referrers) with the image.
+    referrers: bool = True
+    #: Only referrers of these artifact types (empty: all).
+    referrer_types: tuple[str, ...] = ()
+    #: Refuse (before writing) a source image without a referrer of each of these types.
+    require_referrers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_numbers(self)
         if not self.destinations:
             raise UsageError("no destination given")
-        for name in ("dry_run", "include_foreign_layers"):
+        for name in ("referrer_types", "require_referrers"):
+            object.__setattr__(self, name, as_tuple(getattr(self, name), name))
+        for name in ("dry_run", "include_foreign_layers", "referrers"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
@@ -183,6 +191,9 @@ def copy_options(
     src_creds: str | Credential | None = None,
     dest_creds: str | Credential | None = None,
     connect: ConnectOptions | None = None,
+    referrers: bool = True,
+    referrer_types: Sequence[str] = (),
+    require_referrers: Sequence[str] = (),
 ) -> CopyOptions:
     """Parse references, digest and credentials once into a `CopyOptions`."""
     if isinstance(source, str) and not source:
@@ -203,4 +214,7 @@ def copy_options(
         source_credential=parse_credential(src_creds, "source"),
         destination_credential=parse_credential(dest_creds, "destination"),
         connect=connect if connect is not None else ConnectOptions(),
+        referrers=referrers,
+        referrer_types=as_tuple(referrer_types, "referrer_types"),
+        require_referrers=as_tuple(require_referrers, "require_referrers"),
     )

@@ -64,9 +64,18 @@ class Settings(BaseSettings):
     retry_budget: int = _bounded("retry_budget", _DEFAULT.retry_budget)
     chunk_size: int = _bounded("chunk_size", _DEFAULT.chunk_size)
     chunked: bool = False
+    referrers: bool = True
+    referrer_types: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    require_referrers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     _split_lists = field_validator(
-        "destinations", "insecure_registries", "plain_http", "https_only", mode="before"
+        "destinations",
+        "insecure_registries",
+        "plain_http",
+        "https_only",
+        "referrer_types",
+        "require_referrers",
+        mode="before",
     )(split_list)
 
     @field_validator("expected_digest", mode="before")
@@ -119,6 +128,9 @@ class Settings(BaseSettings):
             src_creds=self.source_credential(),
             dest_creds=self.destination_credential(),
             connect=self.connect_options(),
+            referrers=self.referrers,
+            referrer_types=self.referrer_types,
+            require_referrers=self.require_referrers,
         )
 
 

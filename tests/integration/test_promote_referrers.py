@@ -1,0 +1,162 @@
+"""Signatures, attestations and SBOMs travel with the promoted image (distribution 2.8.2).
+
+distribution 2.8.2 has no referrers API, so the copy keeps the destination's tag schema
+index and cosign's digest tags; signatures are made by the real tools (tests/harness/
+signing.py) and checked at the DESTINATION by the same tools. The referrers API path cannot
+run against a real server here (no registry with the API can be built on this machine); it
+is unit-tested with recorded answers (tests/unit/test_referrers_http.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import oci_promote
+from oci_promote.cli import main
+from oci_promote.referrers import referrers_tag
+from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
+from tests.harness.registry import LogMark, RunningRegistry
+from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
+
+
+@pytest.fixture(autouse=True)
+def _no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[SigningWorld]:
+    yield SigningWorld(tmp_path / "signing")
+
+
+def _hex(digest: str) -> str:
+    return digest.split(":", 1)[1]
+
+
+def _writes(registry: RunningRegistry, since: LogMark) -> list[tuple[str, str]]:
+    return [
+        (e.method, e.path) for e in registry.requests_since(since) if e.method in ("PUT", "POST", "PATCH")
+    ]
+
+
+def test_cosign_legacy_signature_and_attestation_verify_at_the_destination(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys)
+    world.cosign_attest(image.ref, keys)
+    mark = registry2.mark()
+
+    result = oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+
+    dest = f"{registry2.host}/prod/app@{image.digest}"
+    payloads = world.cosign_verify(dest, keys)
+    assert payloads[0]["critical"]["image"]["docker-manifest-digest"] == image.digest
+    assert world.cosign_verify_attestation(dest, keys)
+    prefix = f"sha256-{_hex(image.digest)}"
+    assert list_tags(registry2, "prod/app") == sorted(["v1", f"{prefix}.sig", f"{prefix}.att"])
+    for suffix in (".sig", ".att"):  # the digest tags arrive byte for byte
+        assert get_manifest(registry2, "prod/app", prefix + suffix) == get_manifest(
+            registry, "app", prefix + suffix
+        )
+    # order: the image by digest, the referrers, the image's tag last
+    writes = [p for m, p in _writes(registry2, mark) if m == "PUT" and "/manifests/" in p]
+    assert writes[-1] == "/v2/prod/app/manifests/v1"
+    assert writes.index(f"/v2/prod/app/manifests/{image.digest}") < writes.index(
+        f"/v2/prod/app/manifests/{prefix}.sig"
+    )
+    d = result.destinations[0]
+    assert d.referrers_copied == 2
+    assert {r.how for r in d.referrers} == {"digest-tag"}
+
+    # a no-op re-run writes nothing and stays cheap
+    mark = registry2.mark()
+    again = oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+    requests = registry2.requests_since(mark)
+    assert [e for e in requests if e.method not in ("GET", "HEAD")] == []
+    assert len(requests) <= 6, [(e.method, e.path) for e in requests]
+    assert again.destinations[0].referrers_present == 2
+
+
+def test_cosign_oci11_signature_verifies_at_the_destination(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys, mode="oci-1-1")
+    mark = registry2.mark()
+
+    result = oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+
+    world.cosign_verify(f"{registry2.host}/prod/app@{image.digest}", keys, mode="oci-1-1")
+    assert referrers_tag(image.digest) in list_tags(registry2, "prod/app")
+    assert [r.how for r in result.destinations[0].referrers] == ["tag-schema"]
+    writes = [p for m, p in _writes(registry2, mark) if m == "PUT" and "/manifests/" in p]
+    assert writes[-1] == "/v2/prod/app/manifests/v1"
+    assert writes.index(f"/v2/prod/app/manifests/{referrers_tag(image.digest)}") < len(writes) - 1
+
+
+def test_re_promoting_after_signing_brings_the_new_signature(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "app", "v1")
+    oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys)
+    result = oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+    assert result.destinations[0].up_to_date and result.destinations[0].referrers_copied == 1
+    world.cosign_verify(f"{registry2.host}/prod/app@{image.digest}", keys)
+
+
+def test_require_referrer_refuses_an_unsigned_image_and_writes_nothing(
+    registry: RunningRegistry, registry2: RunningRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_image(registry, "app", "v1")
+    mark = registry2.mark()
+    code = main(
+        [
+            "copy",
+            f"{registry.host}/app:v1",
+            f"{registry2.host}/prod/app:v1",
+            "--require-referrer",
+            COSIGN_SIGNATURE,
+        ]
+    )
+    assert code == 1
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("oci-promote: error")]
+    assert COSIGN_SIGNATURE in line and "nothing was copied" in line
+    assert registry2.requests_since(mark) == []
+
+
+def test_no_referrers_and_referrer_type_flags(
+    registry: RunningRegistry,
+    registry2: RunningRegistry,
+    world: SigningWorld,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    image = push_image(registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys)
+    world.cosign_attest(image.ref, keys)
+    src = f"{registry.host}/app:v1"
+    required = ["--require-referrer", COSIGN_SIGNATURE, "--require-referrer", COSIGN_ATTESTATION]
+    assert main(["copy", src, f"{registry2.host}/bare/app:v1", "--no-referrers", *required]) == 0
+    capsys.readouterr()
+    assert list_tags(registry2, "bare/app") == ["v1"]
+    assert (
+        main(["copy", src, f"{registry2.host}/att/app:v1", "--referrer-type", COSIGN_ATTESTATION, "--json"])
+        == 0
+    )
+    prefix = f"sha256-{_hex(image.digest)}"
+    assert list_tags(registry2, "att/app") == sorted(["v1", f"{prefix}.att"])
+    out = json.loads(capsys.readouterr().out)
+    (entry,) = out["destinations"][0]["referrers"]
+    assert (
+        entry["tag"] == f"{prefix}.att" and entry["subject"] == image.digest and entry["how"] == "digest-tag"
+    )
+    world.cosign_verify_attestation(f"{registry2.host}/att/app@{image.digest}", keys)
