@@ -160,3 +160,82 @@ def test_no_referrers_and_referrer_type_flags(
         entry["tag"] == f"{prefix}.att" and entry["subject"] == image.digest and entry["how"] == "digest-tag"
     )
     world.cosign_verify_attestation(f"{registry2.host}/att/app@{image.digest}", keys)
+
+
+SPDX = "application/spdx+json"
+VEX = "application/vnd.example.vex+json"
+
+
+def _tree(tree: dict[str, object]) -> list[tuple[str, object]]:
+    """(digest, artifactType, subtree) of an ``oras discover`` tree, recursively."""
+    referrers = tree.get("referrers") or []
+    assert isinstance(referrers, list)
+    return [(r["digest"], (r.get("artifactType"), _tree(r))) for r in referrers]
+
+
+def test_oras_tree_and_regctl_artifacts_arrive_whole(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "app", "v1")
+    sbom = world.oras_attach(image.ref, SPDX, json.dumps({"spdxVersion": "SPDX-2.3"}))
+    world.oras_attach(f"{registry.host}/app@{sbom['digest']}", "application/vnd.example.signature", "sig")
+    world.regctl_artifact_put(image.ref, VEX, "{}", annotations={"org.example": "1"})
+    mark = registry2.mark()
+
+    oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+
+    dest = f"{registry2.host}/prod/app@{image.digest}"
+    assert _tree(world.oras_discover(dest)) == _tree(world.oras_discover(image.ref))
+    assert len(_tree(world.oras_discover(dest))) == 2
+    assert world.regctl_artifact_list(dest) == world.regctl_artifact_list(image.ref)
+    # the access log: every manifest write (referrers, indexes) comes before the tag PUT
+    puts = [p for m, p in _writes(registry2, mark) if m == "PUT" and "/manifests/" in p]
+    assert puts[-1] == "/v2/prod/app/manifests/v1" and puts.count("/v2/prod/app/manifests/v1") == 1
+    assert len(puts) >= 6  # image, sbom, its signature, vex, two indexes, then the tag
+
+
+def test_attestations_on_the_children_of_an_index_arrive(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "multi", "v1", archs=("amd64", "arm64"))
+    keys = world.key_pair()
+    for child in image.children:
+        world.cosign_attest(image.child_ref(child), keys)
+    world.cosign_sign(image.ref, keys)
+
+    result = oci_promote.copy(f"{registry.host}/multi:v1", [f"{registry2.host}/prod/multi:v1"])
+
+    assert result.destinations[0].referrers_copied == 3
+    world.cosign_verify(f"{registry2.host}/prod/multi@{image.digest}", keys)
+    for child in image.children:
+        world.cosign_verify_attestation(f"{registry2.host}/prod/multi@{child}", keys)
+
+
+def test_a_destination_index_keeps_its_own_referrer(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "app", "v1")
+    ours = world.oras_attach(image.ref, SPDX, "{}")
+    oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"], referrers=False)
+    world.regctl_artifact_put(f"{registry2.host}/prod/app@{image.digest}", VEX, "{}")
+
+    oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+
+    listed = world.regctl_artifact_list(f"{registry2.host}/prod/app@{image.digest}")
+    assert [d["artifactType"] for d in listed] == [VEX, SPDX]
+    assert listed[1]["digest"] == ours["digest"]
+    index = json.loads(get_manifest(registry2, "prod/app", referrers_tag(image.digest)) or b"{}")
+    assert len(index["manifests"]) == 2
+
+
+def test_dry_run_lists_the_referrers_and_writes_nothing(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(registry, "app", "v1")
+    world.cosign_sign(image.ref, world.key_pair())
+    mark = registry2.mark()
+    result = oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"], dry_run=True)
+    assert [(r.tag, r.action) for r in result.destinations[0].referrers] == [
+        (f"sha256-{_hex(image.digest)}.sig", "copied")
+    ]
+    assert _writes(registry2, mark) == []
