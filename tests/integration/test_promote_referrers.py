@@ -239,3 +239,26 @@ def test_dry_run_lists_the_referrers_and_writes_nothing(
         (f"sha256-{_hex(image.digest)}.sig", "copied")
     ]
     assert _writes(registry2, mark) == []
+
+
+def test_signatures_survive_a_round_trip_through_an_oci_layout(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld, tmp_path: Path
+) -> None:
+    image = push_image(registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys)
+    world.cosign_sign(image.ref, keys, mode="oci-1-1")
+    layout = tmp_path / "layout"
+
+    oci_promote.copy(f"{registry.host}/app:v1", [f"oci:{layout}:v1"])
+    names = {
+        m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+        for m in json.loads((layout / "index.json").read_text())["manifests"]
+    }
+    assert {"v1", f"sha256-{_hex(image.digest)}.sig", referrers_tag(image.digest)} <= names
+    result = oci_promote.copy(f"oci:{layout}:v1", [f"{registry2.host}/prod/app:v1"])
+
+    assert {r.how for r in result.destinations[0].referrers} == {"digest-tag", "tag-schema"}
+    dest = f"{registry2.host}/prod/app@{image.digest}"
+    world.cosign_verify(dest, keys)
+    world.cosign_verify(dest, keys, mode="oci-1-1")
