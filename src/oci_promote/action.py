@@ -68,6 +68,9 @@ INPUTS: dict[str, str] = {
     "dry-run": "dry_run",
     "jobs": "jobs",
     "include-foreign-layers": "include_foreign_layers",
+    "referrers": "referrers",
+    "referrer-types": "referrer_types",
+    "require-referrers": "require_referrers",
 }
 #: Settings fields that are deliberately not inputs (still readable from OCI_PROMOTE_* env).
 NOT_INPUTS: dict[str, str] = {
