@@ -9,15 +9,21 @@ is unit-tested with recorded answers (tests/unit/test_referrers_http.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
 
 import oci_promote
 from oci_promote.cli import main
-from oci_promote.referrers import referrers_tag
+from oci_promote.connect import Connections
+from oci_promote.digest import parse_digest
+from oci_promote.options import ConnectOptions, parse_location
+from oci_promote.referrers import Discovery, DiscoveryOptions, discover_referrers, referrers_tag
+from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
 from tests.harness.registry import LogMark, RunningRegistry
 from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
@@ -262,3 +268,38 @@ def test_signatures_survive_a_round_trip_through_an_oci_layout(
     dest = f"{registry2.host}/prod/app@{image.digest}"
     world.cosign_verify(dest, keys)
     world.cosign_verify(dest, keys, mode="oci-1-1")
+
+
+def test_registry_storage_lists_every_tag_and_discovery_finds_the_digest_tag(
+    registry: RunningRegistry, world: SigningWorld
+) -> None:
+    """The product's registry storage behind the referrers protocol, on a real tags/list.
+
+    distribution 2.8.2 ignores ``n`` and ``last`` (one page, no ``Link``): the storage must
+    stop after it. ``Link`` paging itself is covered by the recorded answers of
+    tests/unit/test_referrers_http.py."""
+    image = push_image(registry, "app", "v1")
+    world.cosign_sign(image.ref, world.key_pair())
+    for n in range(3):  # more tags, so a page of 2 cannot hold them all
+        world.run("crane", ["tag", "--insecure", f"{registry.host}/app:v1", f"z{n}"])
+
+    async def pages() -> tuple[list[tuple[str, ...]], Discovery]:
+        async with AsyncExitStack() as stack:
+            storage = Connections(ConnectOptions(), stack).source(
+                parse_location(f"{registry.host}/app:v1"), None
+            )
+            reader = StorageReferrers(storage)
+            seen, url = [], None
+            while True:
+                page = await reader.get_tags_page(url, 2)
+                seen.append(page.tags)
+                if page.next_url is None:
+                    break
+                url = page.next_url
+            options = DiscoveryOptions(tags_page_size=1)
+            return seen, await discover_referrers(reader, [parse_digest(image.digest)], options)
+
+    seen, found = asyncio.run(pages())
+    assert len(seen) == 1, seen
+    assert sorted(t for p in seen for t in p) == list_tags(registry, "app")
+    assert [r.tag for r in found.referrers] == [f"sha256-{_hex(image.digest)}.sig"]
