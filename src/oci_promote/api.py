@@ -30,6 +30,7 @@ from .options import (
     copy_options,
     parse_location,
 )
+from .referrers.carry import ReferrerOptions
 from .result import CopyResult
 from .source import at_digest, image_source
 
@@ -63,6 +64,7 @@ async def copy_async(options: CopyOptions, *, on_event: EventCallback | None = N
             dry_run=options.dry_run,
             jobs=options.jobs,
             include_foreign_layers=options.include_foreign_layers,
+            referrers=ReferrerOptions(options.referrers, options.referrer_types, options.require_referrers),
             on_event=on_event,
         )
 
@@ -93,6 +95,9 @@ def copy(
     retry_budget: int = 100,
     chunk_size: int = 4 * 1024 * 1024,
     chunked: bool = False,
+    referrers: bool = True,
+    referrer_types: Sequence[str] = (),
+    require_referrers: Sequence[str] = (),
     on_event: EventCallback | None = None,
 ) -> CopyResult:
     """Copy `source` to every destination, byte for byte; see `CopyOptions` for the options.
@@ -128,6 +133,9 @@ def copy(
         src_creds=src_creds,
         dest_creds=dest_creds,
         connect=connect,
+        referrers=referrers,
+        referrer_types=referrer_types,
+        require_referrers=require_referrers,
     )
     return anyio.run(_copy, options, on_event)
 

@@ -44,6 +44,9 @@ ENV_HELP = {
     "retry_budget": "retries allowed per copy in total (100)",
     "chunk_size": "--chunk-size",
     "chunked": "--chunked (true/false)",
+    "referrers": "--referrers / --no-referrers (true/false)",
+    "referrer_types": "--referrer-type, separated by commas",
+    "require_referrers": "--require-referrer, separated by commas",
 }
 
 
@@ -190,9 +193,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run": "resolve and print what would be sent, without writing",
         "--include-foreign-layers": "also copy non-distributable layers (left out by default)",
         "--chunked": "upload blobs in PATCH chunks from the start",
+        "--referrers": "carry signatures, attestations and SBOMs (referrers) along (default; "
+        "--no-referrers leaves them behind)",
     }
     for flag, text in switches.items():
         copy.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
+    copy.add_argument(
+        "--referrer-type",
+        dest="referrer_types",
+        action="append",
+        metavar="TYPE",
+        help="carry only referrers of this artifact type (repeatable)",
+    )
+    copy.add_argument(
+        "--require-referrer",
+        dest="require_referrers",
+        action="append",
+        metavar="TYPE",
+        help="refuse a source image without a referrer of this type, before writing (repeatable)",
+    )
     common(copy, destination=True)
 
     digest = sub.add_parser("digest", help="print the manifest digest of a reference")

@@ -22,6 +22,7 @@ from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph, load_graph, load_top
 from .inventory import take_inventory
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
+from .referrers.carry import ReferrerOptions, find_referrers, image_first, plan_all, write_all
 from .result import CopyResult, DestinationResult
 from .source import Source, at_digest
 from .storage import Storage
@@ -57,6 +58,7 @@ async def run_copy(
     dry_run: bool = False,
     jobs: int = 4,
     include_foreign_layers: bool = False,
+    referrers: ReferrerOptions | None = None,
     on_event: EventCallback | None = None,
 ) -> CopyResult:
     """Copy the source image to every endpoint, preserving the manifest digest.
@@ -93,11 +95,16 @@ async def run_copy(
     graph = await load_graph(source.storage, top, where, include_foreign=include_foreign_layers)
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
+    subjects = [digest, *(c.digest for c in graph.children)]
+    found = await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
     limiter = anyio.CapacityLimiter(jobs)
     plan = await _plan(graph, read, targets, limiter, protect)
+    carried = await plan_all(plan, targets, found)
+    plan = image_first(plan, carried)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
-        await execute(plan, graph, source.storage, targets, limiter, emit)
+        before_tags = write_all(source.storage, carried)
+        await execute(plan, graph, source.storage, targets, limiter, emit, before_tags)
         emit(PhaseEntered("verify", labels))
         await verify((t for t in targets if not t.result.up_to_date), read, digest, limiter)
     for t in targets:

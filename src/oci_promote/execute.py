@@ -49,7 +49,10 @@ async def execute(
     targets: list[Target],
     limiter: anyio.CapacityLimiter,
     emit: EventCallback,
+    before_tags: Job | None = None,
 ) -> None:
+    """Run the plan; `before_tags` (the referrers' writes) runs after every manifest by digest
+    and before the first tag moves."""
     top = plan.top
     working = [(r, targets[r.worker]) for r in plan.repositories if r.worker is not None]
 
@@ -75,6 +78,8 @@ async def execute(
     await run_all(
         (at(d, _manifest_job(d, top, str(top.digest), emit)) for r, d in working if r.top_by_digest), limiter
     )
+    if before_tags is not None:
+        await before_tags()
     moved: list[str] = []
 
     def moved_note() -> str:
@@ -133,7 +138,7 @@ def _blob_job(source: Storage, dest: Target, move: BlobMove, emit: EventCallback
         emit(BlobStarted(dest.label, digest, blob.size))
 
         def body() -> AsyncIterator[bytes]:
-            return _verified(
+            return verified_blob(
                 source, blob, lambda sent: emit(BlobProgress(dest.label, digest, sent, blob.size))
             )
 
@@ -148,7 +153,9 @@ def _blob_job(source: Storage, dest: Target, move: BlobMove, emit: EventCallback
     return run
 
 
-async def _verified(source: Storage, blob: Descriptor, report: Callable[[int], None]) -> AsyncIterator[bytes]:
+async def verified_blob(
+    source: Storage, blob: Descriptor, report: Callable[[int], None]
+) -> AsyncIterator[bytes]:
     """Stream a blob from the source, checking size and digest as the bytes pass."""
     verifier = DigestVerifier(blob.digest, blob.size)
     report(0)

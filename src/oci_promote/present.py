@@ -40,11 +40,19 @@ def summary_line(dest: DestinationResult, dry_run: bool) -> str:
     if dry_run:
         state = "up to date" if dest.up_to_date else f"would send {dest.blobs_missing} blob(s)"
         size = human_size(dest.bytes_missing)
-        return f"{dest.reference}: {state} ({size}), {dest.blobs_skipped} already there"
+        line = f"{dest.reference}: {state} ({size}), {dest.blobs_skipped} already there"
+        return line + _referrers_note(dest, "would carry")
     return (
         f"{dest.pinned}: {dest.blobs_copied} blob(s) copied, {dest.blobs_mounted} mounted, "
         f"{dest.blobs_skipped} skipped, {human_size(dest.bytes_copied)}, {dest.seconds:.2f} s"
-    )
+    ) + _referrers_note(dest, "carried")
+
+
+def _referrers_note(dest: DestinationResult, verb: str) -> str:
+    """`; referrers: 2 carried, 1 already there` (nothing when the image has none)."""
+    if not dest.referrers:
+        return ""
+    return f"; referrers: {dest.referrers_copied} {verb}, {dest.referrers_present} already there"
 
 
 @dataclass

@@ -20,7 +20,7 @@ from .credentials import Credential
 from .digest import Digest
 from .errors import ManifestError, PromoteError, RegistryError, TransportError
 from .http_errors import error_codes
-from .media import ACCEPT, MAX_MANIFEST_BYTES
+from .media import ACCEPT, MAX_MANIFEST_BYTES, OCI_INDEX
 from .retry import Attempts
 from .transport import ResponseTooLarge, Transport, TransportOptions
 
@@ -58,6 +58,8 @@ class RegistryClient:
         self.registry = transport.registry
         #: OCI-Chunk-Min-Length from the registry's last upload session, if it sent one.
         self.min_chunk_length = 0
+        #: The registry answered a manifest PUT with `OCI-Subject`: it indexes referrers itself.
+        self.indexes_referrers = False
 
     @property
     def auth(self) -> RegistryAuth:
@@ -117,8 +119,30 @@ class RegistryClient:
             headers={"Content-Type": media_type},
             content=raw,
         )
+        if response.headers.get("oci-subject"):
+            self.indexes_referrers = True
         echoed: str | None = response.headers.get("docker-content-digest")
         return echoed
+
+    async def list_tags(self, repository: str, *, n: int, last: str | None = None) -> httpx.Response:
+        """One page of `tags/list` (404: no such repository yet); the caller reads the answer."""
+        params = {"n": str(n), **({"last": last} if last is not None else {})}
+        return await self.transport.request(
+            "GET", f"/v2/{repository}/tags/list", f"{repository} tags", params=params, ok=(200, 404)
+        )
+
+    async def get_referrers(self, repository: str, target: str) -> httpx.Response:
+        """`GET /v2/<name>/referrers/<digest>[?artifactType=]` or a `Link` page (absolute URL),
+        never following a redirect: any answer but a 200 index means "no referrers API"."""
+        return await self.transport.request(
+            "GET",
+            target,
+            f"{repository} referrers",
+            headers={"Accept": OCI_INDEX},
+            ok=range(200, 600),
+            max_bytes=MAX_MANIFEST_BYTES,
+            follow_redirects=False,
+        )
 
     async def repository_exists(self, repository: str) -> bool | None:
         """True/False when the registry says so clearly (NAME_UNKNOWN), None when it cannot tell."""

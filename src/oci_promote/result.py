@@ -7,6 +7,21 @@ from typing import Any
 
 
 @dataclass
+class ReferrerCopy:
+    """One signature, attestation or SBOM at one destination, and what the copy did with it."""
+
+    digest: str
+    artifact_type: str | None
+    subject: str
+    #: How the destination lists it: "api" (it indexes referrers itself), "tag-schema"
+    #: (the ``<alg>-<hex>`` index we keep), "digest-tag" (cosign's ``.sig``/``.att``/``.sbom``).
+    how: str
+    tag: str | None
+    #: "copied", "merged" (a digest tag, see referrers.digest_tags) or "present".
+    action: str
+
+
+@dataclass
 class DestinationResult:
     reference: str
     pinned: str
@@ -23,6 +38,10 @@ class DestinationResult:
     blobs_missing: int = 0
     bytes_missing: int = 0
     seconds: float = 0.0
+    #: Signatures, attestations and SBOMs carried (or, in a dry run, to carry).
+    referrers: list[ReferrerCopy] = field(default_factory=list)
+    referrers_copied: int = 0
+    referrers_present: int = 0
 
 
 @dataclass

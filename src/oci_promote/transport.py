@@ -130,6 +130,7 @@ class Transport:
         attempts: Attempts | None = None,
         max_bytes: int | None = None,
         stream: bool = False,
+        follow_redirects: bool = True,
     ) -> httpx.Response:
         """Send a request and read its answer, whose status must be in `ok`.
 
@@ -138,9 +139,10 @@ class Transport:
         request again, up to the policy's attempts; the answer is read within
         the attempt, so a broken body is retried too. `attempts` shares the count
         with earlier sends of the same request. With `stream`, one attempt is
-        made and the body is left to read: close the response.
+        made and the body is left to read: close the response. Without `follow_redirects` a
+        redirect is an answer like any other (the referrers API: a 303 means "no API").
         """
-        send = (method, target, what, headers, params, content, ok)
+        send = (method, target, what, headers, params, content, ok, follow_redirects)
         if stream:
             return await self._open(*send)
 
@@ -156,7 +158,7 @@ class Transport:
 
     async def _open(self, method: str, target: str, what: str, *options: Any) -> httpx.Response:
         """One attempt: GET and HEAD follow redirects, and credentials only go where the registry is."""
-        headers, params, content, ok = options
+        headers, params, content, ok, follow = options
         url = await self._url(target)
         auth: httpx.Auth | None = self.auth
         for _ in range(_MAX_REDIRECTS):
@@ -164,7 +166,7 @@ class Transport:
             with self.errors(what):
                 response = await self.http.send(request, auth=auth, stream=True)
             try:
-                if response.is_redirect and method in ("GET", "HEAD"):
+                if follow and response.is_redirect and method in ("GET", "HEAD"):
                     url, auth = redirect_target(
                         url, response, await self.base_url(), auth, what, self.registry
                     )

@@ -18,6 +18,7 @@ from typing import Protocol
 from ..digest import Digest
 from ..events import BlobHow
 from ..media import Descriptor
+from ..referrers.http_answers import ApiUnavailable, ReferrersPage
 
 #: Opens the blob's bytes from the start; called again when an upload restarts.
 BodyFactory = Callable[[], AsyncIterator[bytes]]
@@ -95,6 +96,21 @@ class Storage(Protocol):
         ...
 
     async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage: ...
+
+    # -- referrers (signatures, attestations, SBOMs) -------------------------------------
+
+    async def get_referrers(
+        self, subject: Digest, artifact_type: str | None, url: str | None
+    ) -> ReferrersPage | ApiUnavailable:
+        """One page of the OCI 1.1 referrers API (`url`: a `Link` next page); ApiUnavailable
+        when the storage has no such API (a layout, distribution 2.8: the tag schema instead)."""
+        ...
+
+    @property
+    def indexes_referrers(self) -> bool:
+        """True once the storage answered a manifest PUT with `OCI-Subject`: it indexes
+        referrers itself, so no tag schema index is written there."""
+        ...
 
     async def holds_anything(self) -> bool | None:
         """False only when the repository certainly holds nothing (then no HEAD is needed);

@@ -23,6 +23,7 @@ from ..errors import IncompleteSourceError, ManifestError, NotFoundError, UsageE
 from ..events import BlobHow
 from ..layout import LAYOUT_PREFIX, REF_NAME
 from ..media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor
+from ..referrers.http_answers import ApiUnavailable, ReferrersPage
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
 _CHUNK = 1024 * 1024
@@ -184,6 +185,15 @@ class LayoutStorage:
         if limit is not None and len(tags) > limit:
             return TagPage(tuple(tags[:limit]), tags[limit - 1])
         return TagPage(tuple(tags))
+
+    async def get_referrers(
+        self, subject: Digest, artifact_type: str | None, url: str | None
+    ) -> ReferrersPage | ApiUnavailable:
+        return ApiUnavailable("an OCI layout keeps referrers in index.json and ref.name tags")
+
+    @property
+    def indexes_referrers(self) -> bool:
+        return False
 
     async def holds_anything(self) -> bool | None:
         return (self.path / "index.json").is_file() or (self.path / "blobs").is_dir()

@@ -13,6 +13,7 @@ from ..digest import Digest, DigestVerifier, compute, parse_digest
 from ..errors import NotFoundError, PromoteError
 from ..events import BlobHow
 from ..media import Descriptor
+from ..referrers.http_answers import ApiUnavailable, ReferrersPage
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
 #: (operation, repository, target) -> an error to raise instead, or None.
@@ -138,6 +139,15 @@ class MemoryStorage:
         if limit is not None and len(tags) > limit:
             return TagPage(tuple(tags[:limit]), tags[limit - 1])
         return TagPage(tuple(tags))
+
+    async def get_referrers(
+        self, subject: Digest, artifact_type: str | None, url: str | None
+    ) -> ReferrersPage | ApiUnavailable:
+        return ApiUnavailable("the in-memory storage keeps referrers in the tag schema")
+
+    @property
+    def indexes_referrers(self) -> bool:
+        return False
 
     async def holds_anything(self) -> bool | None:
         self.registry._call("holds_anything", self.repository, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 
@@ -11,7 +12,16 @@ from ..digest import Digest, compute, parse_digest
 from ..errors import DigestMismatchError, RegistryError, UsageError
 from ..events import BlobHow
 from ..media import Descriptor
+from ..referrers.http_answers import (
+    MAX_TAGS_PAGE,
+    ApiUnavailable,
+    ReferrersPage,
+    read_referrers_answer,
+    read_tags_answer,
+    referrers_path,
+)
 from ..registry import RegistryClient
+from ..transport import ResponseTooLarge
 from ..upload import BlobUploader
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
@@ -106,8 +116,27 @@ class RegistryStorage:
         return await self.client.put_manifest(self.repository, target, raw, media_type)
 
     async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage:
-        # Needs a paginated tags/list call in the HTTP client (RegistryClient has none yet).
-        raise NotImplementedError(f"{self.description}: listing tags needs RegistryClient.list_tags")
+        """One page (`n` at most MAX_TAGS_PAGE); the next cursor is the `last` of the `Link`."""
+        r = await self.client.list_tags(
+            self.repository, n=min(limit or MAX_TAGS_PAGE, MAX_TAGS_PAGE), last=last
+        )
+        page = read_tags_answer(r.status_code, r.headers, r.content, str(r.url))
+        follow = parse_qs(urlsplit(page.next_url).query).get("last") if page.next_url else None
+        return TagPage(page.tags, follow[0] if follow and page.tags else None)
+
+    async def get_referrers(
+        self, subject: Digest, artifact_type: str | None, url: str | None
+    ) -> ReferrersPage | ApiUnavailable:
+        target = url or referrers_path(self.repository, subject, artifact_type)
+        try:
+            r = await self.client.get_referrers(self.repository, target)
+        except ResponseTooLarge:
+            return ApiUnavailable("referrers API answered an index over the size limit")
+        return read_referrers_answer(r.status_code, r.headers, r.content, str(r.url))
+
+    @property
+    def indexes_referrers(self) -> bool:
+        return self.client.indexes_referrers
 
     async def holds_anything(self) -> bool | None:
         # distribution answers NAME_UNKNOWN for a repository that holds blobs or untagged
