@@ -23,7 +23,8 @@ IMPORT_PROBES = (
     "pass",
     "import asyncio, httpx",
     "import asyncio, httpx, pydantic_settings",
-    "import oci_promote.cli",
+    # cli.py itself imports only the standard library (signals first); the run imports the rest.
+    "import oci_promote.cli_run",
 )
 
 

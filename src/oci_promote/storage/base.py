@@ -41,6 +41,14 @@ class TagPage:
     tags: tuple[str, ...]
     next: str | None = None
 
+    @classmethod
+    def of(cls, tags: list[str], *, last: str | None, limit: int | None) -> TagPage:
+        """The page after `last` of tags a storage holds itself, in lexical order as registries list them."""
+        after = sorted(t for t in tags if last is None or t > last)
+        if limit is not None and len(after) > limit:
+            return cls(tuple(after[:limit]), after[limit - 1])
+        return cls(tuple(after))
+
 
 class Storage(Protocol):
     """One repository, readable and writable."""

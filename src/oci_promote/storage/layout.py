@@ -179,12 +179,8 @@ class LayoutStorage:
         return str(digest)
 
     async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage:
-        tags = sorted({t for e in self._entries() if (t := _ref_name(e)) is not None})
-        if last is not None:
-            tags = [t for t in tags if t > last]
-        if limit is not None and len(tags) > limit:
-            return TagPage(tuple(tags[:limit]), tags[limit - 1])
-        return TagPage(tuple(tags))
+        tags = {t for e in self._entries() if (t := _ref_name(e)) is not None}
+        return TagPage.of(list(tags), last=last, limit=limit)
 
     async def get_referrers(
         self, subject: Digest, artifact_type: str | None, url: str | None

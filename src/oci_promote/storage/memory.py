@@ -135,10 +135,7 @@ class MemoryStorage:
         return str(digest)
 
     async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage:
-        tags = sorted(t for t in self._repo.tags if last is None or t > last)
-        if limit is not None and len(tags) > limit:
-            return TagPage(tuple(tags[:limit]), tags[limit - 1])
-        return TagPage(tuple(tags))
+        return TagPage.of(list(self._repo.tags), last=last, limit=limit)
 
     async def get_referrers(
         self, subject: Digest, artifact_type: str | None, url: str | None
