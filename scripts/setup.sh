@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what is missing for the demo, the tests and the bench: the CNCF distribution
 # registry, skopeo and buildah (Debian packages), GNU time, a virtual environment with the
-# project and its test extras, and the Go peers (crane, regctl, oras, cosign) built from the
-# Go module proxy at pinned versions into .tools/bin (gitignored, never on the user's PATH).
+# project and its test extras, and the Go peers (crane, regctl, oras, cosign, and olareg: a
+# registry that serves the OCI 1.1 referrers API) built from the Go module proxy at pinned
+# versions into .tools/bin (gitignored, never on the user's PATH).
 # Safe to run again: a peer already built from its pinned module version is kept.
 #
 # Usage: scripts/setup.sh [--peers-optional]
@@ -23,6 +24,10 @@ GO_PEERS=(
   oras.land/oras/cmd/oras@v1.3.6
   github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
 )
+# The proxy serves olareg v0.1.2 by exact version but refuses its version list, which
+# `go install MOD@VER` reads for deprecation notices; so this one is downloaded from the proxy
+# with `go mod download` and built in place. The stamp file records what was built.
+OLAREG=github.com/olareg/olareg@v0.1.2
 
 missing=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
@@ -85,6 +90,17 @@ install_peers() {
       failed+=("$spec")
     fi
   done
+  if [ "$(cat .tools/bin/olareg.built-from 2>/dev/null)" != "$OLAREG" ] || [ ! -x .tools/bin/olareg ]; then
+    echo "setup: go build $OLAREG (cmd/olareg)" >&2
+    local dir
+    if dir=$(GOTOOLCHAIN=local GOFLAGS=-modcacherw go mod download -json "$OLAREG" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') \
+      && [ -n "$dir" ] \
+      && GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw -mod=mod" go build -C "$dir" -o "$PWD/.tools/bin/olareg" ./cmd/olareg >&2; then
+      echo "$OLAREG" >.tools/bin/olareg.built-from
+    else
+      failed+=("$OLAREG")
+    fi
+  fi
   if [ ${#failed[@]} -gt 0 ]; then
     peer_problem "go install failed for ${failed[*]} (refused by the module proxy or not building with go $have; see above)"
   fi
