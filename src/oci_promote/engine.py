@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -21,13 +21,19 @@ from .execute import Target, execute, verify
 from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph, load_graph, load_top
 from .inventory import take_inventory
+from .later import Later
+from .media import Manifest
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
 from .referrers.carry import ReferrerOptions, find_referrers, image_first, plan_all, write_all
+from .referrers.model import Referrer
 from .result import CopyResult, DestinationResult
 from .source import Source, at_digest
 from .storage import Storage
 
 log = logging.getLogger("oci_promote")
+#: What each destination tag resolved to before the inventory started.
+Tags = dict[str, Digest | None]
+Found = tuple[Referrer, ...]
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,10 @@ async def run_copy(
     where = source.description
     emit(PhaseEntered("resolve", labels))
     log.info("resolving %s", where)
-    top = await load_top(source.storage, source.target, source.digest, where)
+    # A required referrer type is a gate: the destinations hear nothing before the source passes it.
+    gate = bool(referrers and referrers.required)
+    # Otherwise the source's top manifest and every destination tag are asked together: one round trip.
+    top, tags_now = await _resolve_all(source, endpoints, look=not gate)
     digest = top.digest
     log.info("source %s is %s (%s)", where, digest, top.media_type)
     # the source as read now, by digest, for the explanations (a tag could move meanwhile)
@@ -92,15 +101,31 @@ async def run_copy(
     ]
 
     emit(PhaseEntered("copy", labels))
-    graph = await load_graph(source.storage, top, where, include_foreign=include_foreign_layers)
+    limiter = anyio.CapacityLimiter(jobs)
+    loaded = Later[ImageGraph]()
+    found: Found = ()
+
+    async def load() -> None:
+        # the child manifests, then their referrers, while the destinations are asked what they hold
+        nonlocal found
+        graph = await load_graph(source.storage, top, where, include_foreign=include_foreign_layers)
+        loaded.set(graph)
+        subjects = [digest, *(c.digest for c in graph.children)]
+        found = await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
+
+    planned = Later[Plan]()
+
+    async def inventory_and_plan() -> None:
+        planned.set(await _plan(digest, loaded.get, read, targets, tags_now, limiter, protect))
+
+    await run_all([load] if gate else [load, inventory_and_plan])
+    if gate:
+        await inventory_and_plan()
+    graph = await loaded.get()
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
-    subjects = [digest, *(c.digest for c in graph.children)]
-    found = await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
-    limiter = anyio.CapacityLimiter(jobs)
-    plan = await _plan(graph, read, targets, limiter, protect)
-    carried = await plan_all(plan, targets, found)
-    plan = image_first(plan, carried)
+    carried = await plan_all(await planned.get(), targets, found)
+    plan = image_first(await planned.get(), carried)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
         before_tags = write_all(source.storage, carried)
@@ -112,10 +137,40 @@ async def run_copy(
     return CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
 
 
+async def _resolve_all(
+    source: Source, endpoints: Sequence[Endpoint], *, look: bool
+) -> tuple[Manifest, list[Tags | PromoteError]]:
+    """The source's top manifest, and (`look`) what every destination tag resolves to now, together.
+
+    A destination's failure here is kept and raised by its inventory (not asked again), so it
+    comes after any failure of the source's, with the usual context.
+    """
+    tops: list[Manifest] = []
+    tags_now: list[Tags | PromoteError] = [{} for _ in endpoints]
+
+    async def top() -> None:
+        tops.append(await load_top(source.storage, source.target, source.digest, source.description))
+
+    def ask(n: int, storage: Storage, tag: str) -> Job:
+        async def run() -> None:
+            try:
+                tags_now[n] = {tag: await storage.resolve(tag)}
+            except PromoteError as e:
+                tags_now[n] = e
+
+        return run
+
+    looks = (ask(n, e.storage, e.tag) for n, e in enumerate(endpoints) if e.tag and look)
+    await run_all([top, *looks])
+    return tops[0], tags_now
+
+
 async def _plan(
-    graph: ImageGraph,
+    digest: Digest,
+    graph: Callable[[], Awaitable[ImageGraph]],
     source: Source,
     targets: list[Target],
+    tags_now: list[Tags | PromoteError],
     limiter: anyio.CapacityLimiter,
     protect: Sequence[str],
 ) -> Plan:
@@ -129,10 +184,17 @@ async def _plan(
 
     def inventory(n: int) -> Job:
         first = targets[groups[n][0]]
+        seen = [tags_now[i] for i in groups[n]]
+        known = {t: d for looked in seen if isinstance(looked, dict) for t, d in looked.items()}
 
         async def run() -> None:
             try:
-                holdings[n] = await take_inventory(first.storage, [t for _, t in members[n]], graph, limiter)
+                for looked in seen:
+                    if isinstance(looked, PromoteError):
+                        raise looked
+                holdings[n] = await take_inventory(
+                    first.storage, [t for _, t in members[n]], digest, graph, limiter, known
+                )
             except PromoteError as e:
                 e.add_context(f"destination {first.label}", "nothing was written")
                 raise
@@ -140,11 +202,12 @@ async def _plan(
         return run
 
     await run_all(inventory(n) for n in range(len(groups)))
-    refused = protected_moves(graph.top.digest, members, holdings, protect)
+    image = await graph()
+    refused = protected_moves(digest, members, holdings, protect)
     if refused:
-        raise await _protected_error(source, graph.top.digest, [(targets[i], t, d) for i, t, d in refused])
+        raise await _protected_error(source, digest, [(targets[i], t, d) for i, t, d in refused])
     mountable = [targets[g[0]].storage.can_mount_from(source.storage) for g in groups]
-    return make_plan(graph, members, holdings, mountable)
+    return make_plan(image, members, holdings, mountable)
 
 
 async def _check_expected(

@@ -8,16 +8,21 @@ blobs and manifests but no tag (an interrupted copy, an image pushed by digest),
 so then the top manifest and the largest blob are asked for first. A copy pushes
 every blob before any manifest and starts with the largest, so a repository
 lacking both holds nothing of this image worth checking for.
+
+Over a slow link each question costs a round trip, so the questions that do not
+depend on each other go out together, and the ones that need the whole image
+graph wait for it while the source's child manifests are still arriving.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 import anyio
 
 from .concurrency import Job, run_all
+from .digest import Digest
 from .graph import ImageGraph
 from .plan import Holdings
 from .storage import Storage
@@ -25,30 +30,68 @@ from .storage import Storage
 T = TypeVar("T")
 
 
+async def resolve_targets(storage: Storage, targets: Iterable[str]) -> dict[str, Digest | None]:
+    """What each target resolves to now, asked concurrently (one round trip)."""
+    resolved: dict[str, Digest | None] = {}
+
+    def job(target: str) -> Job:
+        async def run() -> None:
+            resolved[target] = await storage.resolve(target)
+
+        return run
+
+    await run_all(job(t) for t in dict.fromkeys(targets))
+    return resolved
+
+
 async def take_inventory(
-    storage: Storage, targets: Sequence[str], graph: ImageGraph, limiter: anyio.CapacityLimiter
+    storage: Storage,
+    targets: Sequence[str],
+    digest: Digest,
+    graph: Callable[[], Awaitable[ImageGraph]],
+    limiter: anyio.CapacityLimiter,
+    known: Mapping[str, Digest | None] | None = None,
 ) -> Holdings:
-    digest = graph.top.digest
-    resolved = {t: await storage.resolve(t) for t in dict.fromkeys(targets)}
+    """Ask `storage` what it holds of the image `digest`; `known`: targets already resolved.
+
+    `graph` gives the image graph once the source has it: only the last questions
+    (the largest blob, the children and blobs one by one) need it.
+    """
+    already = dict(known or {})
+    resolved = {**already, **await resolve_targets(storage, (t for t in targets if t not in already))}
+    resolved = {t: resolved[t] for t in dict.fromkeys(targets)}
     if digest in resolved.values():
         return Holdings(resolved, top=True)
-    holds = True if any(v is not None for v in resolved.values()) else await storage.holds_anything()
+    answers: dict[str, bool | None] = {
+        "holds": True if any(v is not None for v in resolved.values()) else None
+    }
+
+    async def holds() -> None:
+        answers["holds"] = await storage.holds_anything()
+
+    async def has_top() -> None:
+        answers["top"] = await storage.has_manifest(str(digest))
+
     # (a destination pinned by digest has just been asked for the top manifest)
-    if holds is not False and str(digest) not in resolved and await storage.has_manifest(str(digest)):
+    await run_all(
+        [*([holds] if answers["holds"] is None else []), *([has_top] if str(digest) not in resolved else [])]
+    )
+    if answers.get("top"):
         return Holdings(resolved, top=True)
-    if holds is False:
+    if answers["holds"] is False:
         return Holdings(resolved)
-    if holds is None:
-        largest = max(graph.blobs.values(), key=lambda b: b.size, default=None)
+    image = await graph()
+    if answers["holds"] is None:
+        largest = max(image.blobs.values(), key=lambda b: b.size, default=None)
         if largest is None or not await storage.has_blob(largest.digest):
             return Holdings(resolved)
-    children = await _present(storage.has_manifest, [str(c.digest) for c in graph.children], limiter)
-    missing = [c for c in graph.children if str(c.digest) not in children]
-    needed = graph.blobs_of([*missing, graph.top])
+    children = await _present(storage.has_manifest, [str(c.digest) for c in image.children], limiter)
+    missing = [c for c in image.children if str(c.digest) not in children]
+    needed = image.blobs_of([*missing, image.top])
     blobs = await _present(storage.has_blob, needed, limiter)
     return Holdings(
         resolved,
-        children=frozenset(c.digest for c in graph.children if str(c.digest) in children),
+        children=frozenset(c.digest for c in image.children if str(c.digest) in children),
         blobs=frozenset(blobs),
     )
 

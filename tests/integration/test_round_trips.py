@@ -1,0 +1,50 @@
+"""Round trips over a slow link (the bench's delay line in front of real registries).
+
+Questions that do not depend on each other must go out together: every round trip
+before the first upload costs the link's latency on the critical path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import oci_promote
+from bench.relay import DelayLine, SeenRequest
+from bench.report import kind, waves
+from tests.harness.images import build_layout
+from tests.harness.registry import RunningRegistry
+
+DELAY = 0.060  # each way: sequential requests start >= 120 ms apart, concurrent ones a few ms
+
+
+def _promote_over_the_line(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+) -> list[SeenRequest]:
+    layout = tmp_path / "layout"
+    build_layout(layout, "v1", ["amd64", "arm64"], 2, 4096)
+    oci_promote.copy(f"oci:{layout}:v1", [registry.ref("team/app", "v1")])
+    line = DelayLine(DELAY)
+    try:
+        src, dest = line.add("src", registry.host), line.add("dest", registry2.host)
+        result = oci_promote.copy(
+            f"{src.host}/team/app:v1", [f"{dest.host}/prod/app:v1"], plain_http=[src.host, dest.host]
+        )
+        assert not result.destinations[0].up_to_date
+        return sorted([*src.requests, *dest.requests], key=lambda r: r.at)
+    finally:
+        line.close()
+
+
+def _named(wave: list[SeenRequest]) -> set[str]:
+    return {f"{r.relay}: {kind(r.method, r.path)}" for r in wave}
+
+
+def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+) -> None:
+    timeline = _promote_over_the_line(tmp_path, registry, registry2)
+    first_upload = next(n for n, r in enumerate(timeline) if r.method == "POST")
+    before = waves(timeline[:first_upload], DELAY)
+    assert _named(before[0]) == {"src: GET manifest by tag", "dest: HEAD manifest by tag"}
+    # then the children, the referrers and what the destination holds, overlapped: was 8
+    assert len(before) <= 4, [sorted(_named(w)) for w in before]
