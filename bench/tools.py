@@ -4,7 +4,8 @@ Every invocation gets a private, empty HOME / XDG dirs / TMPDIR / DOCKER_CONFIG 
 REGCTL_CONFIG / auth file / registries.conf and no proxy variables. Plain HTTP to the
 loopback registries (or their relays) with each tool's own switch; otherwise defaults:
 
-* oci-promote: ``copy SRC DEST... --json`` (all destinations in one command);
+* oci-promote: ``copy SRC DEST... --json --plain-http HOST`` for each registry (all destinations
+  in one command; without ``--plain-http`` a loopback registry gets a TLS handshake first);
 * skopeo: ``copy --all --preserve-digests``, with an empty blob-info cache per run (below);
 * crane: ``copy --insecure`` (an index is copied with every platform unless ``--platform``);
 * regctl: ``image copy`` with ``--host reg=HOST,tls=disabled`` for source and destination;
@@ -152,7 +153,8 @@ def _one(tool: str, src: str, dests: Sequence[str], work: Path, venv: Path) -> P
     env = _sandbox(work)
     time_rss = [GNU_TIME, "-f", "%M", "-o", str(work / "rss")]
     if tool == "oci-promote":
-        argv = [*time_rss, str(venv / "bin" / "oci-promote"), "copy", src, *dests, "--json"]
+        plain = [a for ref in (src, *dests) for a in ("--plain-http", ref.split("/", 1)[0])]
+        argv = [*time_rss, str(venv / "bin" / "oci-promote"), "copy", src, *dests, "--json", *plain]
     elif tool == "skopeo":
         (dest,) = dests
         argv = skopeo_argv(work, skopeo_copy_args(work, f"docker://{src}", f"docker://{dest}"))
