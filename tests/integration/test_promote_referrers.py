@@ -200,6 +200,21 @@ def test_oras_tree_and_regctl_artifacts_arrive_whole(
     assert len(puts) >= 6  # image, sbom, its signature, vex, two indexes, then the tag
 
 
+def test_a_destination_without_an_index_gets_the_source_index_byte_for_byte(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    """Was: the index was rebuilt from the descriptors, so its digest differed from the source's."""
+    image = push_image(registry, "app", "v1")
+    sbom = world.oras_attach(image.ref, SPDX, json.dumps({"spdxVersion": "SPDX-2.3"}))
+    world.oras_attach(f"{registry.host}/app@{sbom['digest']}", "application/vnd.example.signature", "sig")
+
+    oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
+
+    for subject in (image.digest, sbom["digest"]):
+        tag = f"sha256-{_hex(subject)}"
+        assert get_manifest(registry2, "prod/app", tag) == get_manifest(registry, "app", tag)
+
+
 def test_attestations_on_the_children_of_an_index_arrive(
     registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
 ) -> None:

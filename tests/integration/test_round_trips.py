@@ -13,6 +13,7 @@ from bench.relay import DelayLine, SeenRequest
 from bench.report import kind, waves
 from tests.harness.images import build_layout
 from tests.harness.registry import RunningRegistry
+from tests.harness.signing import SigningWorld
 
 DELAY = 0.060  # each way: sequential requests start >= 120 ms apart, concurrent ones a few ms
 
@@ -48,3 +49,38 @@ def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
     assert _named(before[0]) == {"src: GET manifest by tag", "dest: HEAD manifest by tag"}
     # then the children, the referrers and what the destination holds, overlapped: was 8
     assert len(before) <= 4, [sorted(_named(w)) for w in before]
+
+
+def test_referrers_are_written_together_not_one_after_another(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+) -> None:
+    """A signature, an attestation, an SBOM and a signature on the SBOM: their blobs,
+    manifests, indexes and digest tags go out step by step, each step's writes together."""
+    layout = tmp_path / "layout"
+    digest = build_layout(layout, "v1", ["amd64"], 1, 4096)
+    oci_promote.copy(f"oci:{layout}:v1", [registry.ref("team/app", "v1")])
+    world = SigningWorld(tmp_path / "signing")
+    keys = world.key_pair()
+    subject = f"{registry.host}/team/app@{digest}"
+    world.cosign_sign(subject, keys)
+    world.cosign_attest(subject, keys)
+    sbom = world.oras_attach(subject, "application/spdx+json", "{}")
+    world.oras_attach(f"{registry.host}/team/app@{sbom['digest']}", "application/vnd.example.sig", "s")
+    line = DelayLine(DELAY)
+    try:
+        src, dest = line.add("src", registry.host), line.add("dest", registry2.host)
+        result = oci_promote.copy(
+            f"{src.host}/team/app:v1", [f"{dest.host}/prod/app:v1"], plain_http=[src.host, dest.host]
+        )
+        timeline = sorted([*src.requests, *dest.requests], key=lambda r: r.at)
+    finally:
+        line.close()
+    assert result.destinations[0].referrers_copied == 4
+    image_put = max(n for n, r in enumerate(timeline) if r.method == "PUT" and r.path.endswith(digest))
+    tag_put = next(
+        n for n, r in enumerate(timeline) if r.method == "PUT" and r.path.endswith("/manifests/v1")
+    )
+    between = waves(timeline[image_put + 1 : tag_put], DELAY)
+    # blobs (HEAD, POST, PUT), manifests in two depths, then indexes and digest tags
+    # (source index, read, write, read back): was 25 round trips, one write at a time
+    assert len(between) <= 10, [sorted(_named(w)) for w in between]

@@ -25,7 +25,7 @@ from ..digest import Digest, compute
 from ..errors import DigestMismatchError, ManifestError, PromoteError
 from ..execute import NOTHING_MOVED, Target, verified_blob
 from ..graph import load_child
-from ..media import parse_manifest
+from ..media import Descriptor, parse_manifest
 from ..plan import Plan
 from ..result import ReferrerCopy
 from ..storage import Storage
@@ -90,6 +90,8 @@ class DestinationReferrers:
     #: Digest tags to write or merge, with the decision.
     tags: list[tuple[Referrer, TagAction]] = field(default_factory=list)
     entries: list[ReferrerCopy] = field(default_factory=list)
+    #: Subjects whose index the destination does not have at all.
+    new_indexes: set[Digest] = field(default_factory=set)
 
     @property
     def writes(self) -> bool:
@@ -98,35 +100,66 @@ class DestinationReferrers:
 
 async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) -> DestinationReferrers:
     """Read what the destination holds; DigestTagConflictError (or ReferrersError for a
-    schema tag that is no index) before anything is written."""
+    schema tag that is no index) before anything is written.
+
+    The reads go out together (every index and digest tag, then every unlisted manifest):
+    over a slow link each sequential read is a round trip."""
     plan = DestinationReferrers(destination)
     reader = StorageReferrers(destination)
     by_subject: dict[Digest, list[Referrer]] = {}
     for r in referrers:
         if r.how != "digest-tag":
             by_subject.setdefault(r.subject, []).append(r)
+    tagged = [r for r in referrers if r.how == "digest-tag" and r.tag is not None]
+    held: dict[str, StoredManifest | None] = {}
+
+    def read(tag: str) -> Job:
+        async def run() -> None:
+            held[tag] = await reader.get_manifest(tag)
+
+        return run
+
+    await run_all(
+        read(t) for t in {*(referrers_tag(s) for s in by_subject), *(r.tag for r in tagged if r.tag)}
+    )
+    listed = {
+        subject: listed_digests(found.raw) if (found := held[referrers_tag(subject)]) else set()
+        for subject in by_subject
+    }
+    unlisted = {r.digest for s, group in by_subject.items() for r in group if str(r.digest) not in listed[s]}
+    present: set[Digest] = set()
+
+    def ask(digest: Digest) -> Job:
+        async def run() -> None:
+            if await destination.has_manifest(str(digest)):
+                present.add(digest)
+
+        return run
+
+    await run_all(ask(d) for d in unlisted)
     pushing: set[Digest] = set()
     for subject, group in by_subject.items():
         tag = referrers_tag(subject)
-        existing = await reader.get_manifest(tag)
+        existing = held[tag]
         ours = list({r.digest: r.descriptor for r in group}.values())
         if merge_index(existing.raw if existing else None, ours, tag=tag).raw is not None:
             plan.indexes[subject] = ours
-        listed = listed_digests(existing.raw) if existing else set()
+            if existing is None:
+                plan.new_indexes.add(subject)
         for r in group:
-            there = str(r.digest) in listed or await destination.has_manifest(str(r.digest))
+            there = str(r.digest) in listed[subject] or r.digest in present
             if not there and r.digest not in pushing:
                 pushing.add(r.digest)
                 plan.manifests.append(r)
             plan.entries.append(_entry(r, "tag-schema", "present" if there else "copied"))
-    for r in referrers:
-        if r.how == "digest-tag" and r.tag is not None:
-            source = StoredManifest(r.manifest, r.descriptor.media_type)
-            action = decide_digest_tag(r.tag, source, await reader.get_manifest(r.tag))
-            if action.action != "keep":
-                plan.tags.append((r, action))
-            done = {"keep": "present", "write": "copied", "merge": "merged"}[action.action]
-            plan.entries.append(_entry(r, "digest-tag", done))
+    for r in tagged:
+        assert r.tag is not None
+        source = StoredManifest(r.manifest, r.descriptor.media_type)
+        action = decide_digest_tag(r.tag, source, held[r.tag])
+        if action.action != "keep":
+            plan.tags.append((r, action))
+        done = {"keep": "present", "write": "copied", "merge": "merged"}[action.action]
+        plan.entries.append(_entry(r, "digest-tag", done))
     return plan
 
 
@@ -135,11 +168,40 @@ def _entry(r: Referrer, how: str, action: str) -> ReferrerCopy:
 
 
 async def write_destination(source: Storage, plan: DestinationReferrers) -> None:
-    """Blobs, manifests by digest, indexes, digest tags: in this order, before any image tag."""
+    """Blobs, manifests by digest, indexes, digest tags: in this order, before any image tag.
+
+    Within each step the writes go out together (manifests depth by depth, so a signature
+    on an SBOM follows the SBOM): over a slow link each sequential write is a round trip."""
     destination = plan.storage
     mount = destination.can_mount_from(source)
-    for r in plan.manifests:
-        await _copy_blobs(source, destination, r, mount)
+    contents = {r.digest: r for r in [*plan.manifests, *(r for r, _ in plan.tags)]}
+    await run_all(_content_job(source, destination, r, mount) for r in contents.values())
+    for depth in sorted({r.depth for r in plan.manifests}):
+        await run_all(_manifest_job(destination, r) for r in plan.manifests if r.depth == depth)
+    writer = StorageReferrers(destination)
+    # indexes and digest tags name manifests that are all there now: they go out together
+    indexes = () if destination.indexes_referrers else plan.indexes  # else it lists them itself
+    await run_all(
+        [
+            *(_index_job(source, writer, plan, subject) for subject in indexes),
+            *(_digest_tag_job(writer, r, action) for r, action in plan.tags),
+        ]
+    )
+    if destination.indexes_referrers:  # it answered OCI-Subject
+        for entry in plan.entries:
+            if entry.how == "tag-schema":
+                entry.how = "api"
+
+
+def _content_job(source: Storage, destination: Storage, r: Referrer, mount: bool) -> Job:
+    async def run() -> None:
+        await _copy_content(source, destination, r.manifest, r.descriptor.media_type, mount, depth=0)
+
+    return run
+
+
+def _manifest_job(destination: Storage, r: Referrer) -> Job:
+    async def run() -> None:
         echoed = await destination.put_manifest(str(r.digest), r.manifest, r.descriptor.media_type)
         if echoed and echoed != str(r.digest):
             raise DigestMismatchError(
@@ -153,29 +215,37 @@ async def write_destination(source: Storage, plan: DestinationReferrers) -> None
             r.descriptor.artifact_type,
             destination.description,
         )
-    writer = StorageReferrers(destination)
-    for subject, ours in plan.indexes.items():
-        if destination.indexes_referrers:
-            continue  # it answered OCI-Subject: it lists them itself
-        update = await update_referrers_index(writer, subject, ours)
+
+    return run
+
+
+def _index_job(source: Storage, writer: StorageReferrers, plan: DestinationReferrers, subject: Digest) -> Job:
+    async def run() -> None:
+        # A destination without an index gets the source's own bytes when they list exactly
+        # ours, so both registries serve the same index (same digest).
+        template = None
+        if subject in plan.new_indexes:
+            found = await StorageReferrers(source).get_manifest(referrers_tag(subject))
+            template = found.raw if found else None
+        update = await update_referrers_index(writer, subject, plan.indexes[subject], template=template)
         log.info(
-            "%s: referrers index %s lists %d more", destination.description, update.tag, len(update.added)
+            "%s: referrers index %s lists %d more", writer.storage.description, update.tag, len(update.added)
         )
-    if destination.indexes_referrers:
-        for entry in plan.entries:
-            if entry.how == "tag-schema":
-                entry.how = "api"
-    for r, action in plan.tags:
+
+    return run
+
+
+def _digest_tag_job(writer: StorageReferrers, r: Referrer, action: TagAction) -> Job:
+    async def run() -> None:
         assert r.tag is not None and action.manifest is not None
-        await _copy_blobs(source, destination, r, mount)
         if action.config is not None:
             await writer.put_blob(compute(action.config), action.config)
-        await destination.put_manifest(r.tag, action.manifest, action.media_type)
-        log.info("%s: digest tag %s: %s (%s)", destination.description, r.tag, action.action, action.reason)
+        await writer.storage.put_manifest(r.tag, action.manifest, action.media_type)
+        log.info(
+            "%s: digest tag %s: %s (%s)", writer.storage.description, r.tag, action.action, action.reason
+        )
 
-
-async def _copy_blobs(source: Storage, destination: Storage, r: Referrer, mount: bool) -> None:
-    await _copy_content(source, destination, r.manifest, r.descriptor.media_type, mount, depth=0)
+    return run
 
 
 async def _copy_content(
@@ -192,14 +262,17 @@ async def _copy_content(
         loaded = await load_child(source, child, source.description)
         await _copy_content(source, destination, loaded.raw, loaded.media_type, mount, depth=depth + 1)
         await destination.put_manifest(str(child.digest), loaded.raw, loaded.media_type, child=True)
-    for blob in manifest.blobs:
-        if blob.is_foreign or await destination.has_blob(blob.digest):
-            continue
-        await destination.put_blob(
-            blob,
-            partial(verified_blob, source, blob, _quiet),
-            mount_from=source if mount else None,
-        )
+
+    def blob_job(blob: Descriptor) -> Job:
+        async def run() -> None:
+            if await destination.has_blob(blob.digest):
+                return
+            body = partial(verified_blob, source, blob, _quiet)
+            await destination.put_blob(blob, body, mount_from=source if mount else None)
+
+        return run
+
+    await run_all(blob_job(b) for b in {b.digest: b for b in manifest.blobs if not b.is_foreign}.values())
 
 
 def _quiet(sent: int) -> None:
