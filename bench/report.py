@@ -16,6 +16,8 @@ from tests.harness.images import MIB
 from tests.harness.registry import AccessEntry
 
 Results = dict[tuple[str, str], list[Outcome]]
+#: "Within a few requests per destination" (issue 10) for a no-op re-run of a signed image.
+SIGNED_NOOP_REQUESTS = 4
 
 
 def med(values: Sequence[float]) -> float:
@@ -44,7 +46,7 @@ def scenario_table(sc: Scenario, results: Results) -> list[str]:
         "median (max) | no-op requests (HEAD/GET/POST/PATCH/PUT) | no-op wall s |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for tool in TOOLS:
+    for tool in sc.tools:
         ok, runs = _ok(results, sc, tool), results[(sc.key, tool)]
         walls = [r.wall for r in ok]
         rss = [r.rss_kib / 1024 for r in ok]
@@ -58,9 +60,19 @@ def scenario_table(sc: Scenario, results: Results) -> list[str]:
             f"{med([len(r.noop) for r in ok]):g} ({_split(ok, noop=True)}) | "
             f"{med([r.noop_wall for r in ok]):.2f} |"
         )
+    if sc.extra_tags:
+        carried = ", ".join(
+            f"{tool} {'/'.join(str(r.carried) for r in _ok(results, sc, tool)) or '-'}" for tool in sc.tools
+        )
+        lines += [
+            "",
+            f"Of the source's {len(sc.extra_tags)} signature/attestation/SBOM tags "
+            f"({', '.join(t.split('.')[-1] if '.' in t else 'referrers index' for t in sc.extra_tags)}), "
+            f"found at the destination with the source's digest, per run: {carried}.",
+        ]
     failures = [
         f"- FAILED {n}/{len(results[(sc.key, tool)])} runs of {tool}, not counted: {error}"
-        for tool in TOOLS
+        for tool in sc.tools
         for error, n in Counter(r.error for r in results[(sc.key, tool)] if not r.ok).items()
     ]
     return [*lines, "", *failures, *([""] if failures else [])]
@@ -108,14 +120,26 @@ def targets(scenarios: dict[str, Scenario], results: Results) -> list[str]:
     for sc in scenarios.values():
         noops = [len(r.noop) for r in _ok(results, sc, "oci-promote")]
         bad = sum(not r.noop_ok for r in _ok(results, sc, "oci-promote"))
+        allowed = sc.destinations * (SIGNED_NOOP_REQUESTS if sc.extra_tags else 1)
         out.append(
             _target(
-                bool(noops) and max(noops) == sc.destinations and bad == 0,
+                bool(noops) and max(noops) <= allowed and bad == 0,
                 [float(len(noops) or "nan")],
-                f"no-op re-run, {sc.title}: one request per destination ({sc.destinations}): "
+                f"no-op re-run, {sc.title}: at most {allowed} request(s) "
+                f"({'a few per destination: issue 10' if sc.extra_tags else 'one per destination'}): "
                 f"{', '.join(map(str, noops))} requests ({bad} re-runs failed or left a wrong digest)",
             )
         )
+        if sc.extra_tags:
+            carried = [r.carried for r in _ok(results, sc, "oci-promote")]
+            out.append(
+                _target(
+                    bool(carried) and min(carried) == len(sc.extra_tags),
+                    [float(len(carried) or "nan")],
+                    f"{sc.title}: every signature, attestation and SBOM tag carried "
+                    f"({len(sc.extra_tags)}): {', '.join(map(str, carried))} per run",
+                )
+            )
     o, s = wall(results, lan, "oci-promote"), wall(results, lan, "skopeo")
     out.append(
         f"- (no target) {lan.title}: oci-promote ÷ skopeo = {o / s:.2f} ({o:.2f} s vs {s:.2f} s); "
@@ -206,7 +230,7 @@ def _ranges(numbers: Sequence[int]) -> str:
 
 def patterns(sc: Scenario, results: Results) -> list[str]:
     lines = [f"## Requests of each tool's first run, {sc.title}", ""]
-    for tool in TOOLS:
+    for tool in sc.tools:
         first = next(iter(_ok(results, sc, tool)), None)
         if first is None:
             continue
@@ -231,7 +255,7 @@ def raw_runs(scenarios: Sequence[Scenario], results: Results) -> list[str]:
     ]
     for sc in scenarios:
         for n in range(sc.runs):
-            for tool in TOOLS:
+            for tool in sc.tools:
                 r = results[(sc.key, tool)][n]
                 lines.append(
                     f"| {sc.key} | {tool} | {n + 1} | {'yes' if r.ok else 'FAILED'} | {r.wall:.2f} | "
@@ -268,5 +292,7 @@ def report(
         lines += scenario_table(sc, results)
     lines += timeline_section(scenarios["wan"], results, delay)
     lines += patterns(scenarios["wan"], results)
+    if "wan-signed" in scenarios:
+        lines += patterns(scenarios["wan-signed"], results)
     lines += raw_runs(list(scenarios.values()), results)
     return "\n".join(lines)

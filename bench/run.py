@@ -7,12 +7,15 @@ registry per run (see bench/README.md):
 
 1. LAN: loopback, a multi-platform index and one big layer;
 2. WAN: every registry behind a delay line (bench/relay.py; 20 ms each way by default);
-3. fan-out: one source, three destinations in one command (the WAN image and links).
+3. WAN, signed: the WAN image with a cosign signature, an attestation and an SBOM, copied
+   with them (oci-promote, regctl --referrers --digest-tags, oras cp -r);
+4. fan-out: one source, three destinations in one command (the WAN image and links).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -33,6 +36,7 @@ from tests.harness.images import MIB, build_layout  # noqa: E402
 from tests.harness.interop import image_tree  # noqa: E402
 from tests.harness.peers import missing_peers  # noqa: E402
 from tests.harness.registry import start_registry  # noqa: E402
+from tests.harness.signing import SigningWorld  # noqa: E402
 
 #: key -> (title, archs, layers, layer size, runs), full and --quick.
 FULL = {
@@ -46,6 +50,8 @@ QUICK = {
     "wan": ("WAN, multi-platform index (2x2 layers of 1 MiB)", 2, 2, MIB, 1),
 }
 FANOUT_DESTINATIONS = 3
+#: The tools that carry signatures (issue 10): regctl with --referrers --digest-tags, oras cp -r.
+SIGNED_TOOLS = ("oci-promote", "regctl", "oras")
 
 
 def log(msg: str) -> None:
@@ -74,6 +80,7 @@ def build_scenarios(quick: bool, tmp: Path, src_host: str, runs: int | None) -> 
         tree = image_tree(layout, digest)
         out[key] = Scenario(key, title, f"bench/{key}", "v1", tree, runs or default_runs, wan=key == "wan")
     wan = out["wan"]
+    out["wan-signed"] = signed_scenario(wan, tmp, src_host, runs)
     out["fanout"] = Scenario(
         "fanout",
         f"fan-out over the WAN: {wan.title.split(', ', 1)[1]} to {FANOUT_DESTINATIONS} destinations",
@@ -87,17 +94,44 @@ def build_scenarios(quick: bool, tmp: Path, src_host: str, runs: int | None) -> 
     return out
 
 
+def signed_scenario(wan: Scenario, tmp: Path, src_host: str, runs: int | None) -> Scenario:
+    """The WAN image again, signed with cosign (legacy .sig tag), attested (.att tag) and with an
+    SBOM attached by oras (the referrers tag schema: distribution has no referrers API)."""
+    repo = "bench/wan-signed"
+    layout = tmp / "layout-wan"
+    seed(f"{src_host}/{repo}:{wan.tag}", layout, wan.tag, tmp / "seed-wan-signed")
+    world = SigningWorld(tmp / "signing")
+    keys = world.key_pair()
+    subject = f"{src_host}/{repo}@{wan.digest}"
+    world.cosign_sign(subject, keys)
+    world.cosign_attest(subject, keys)
+    world.oras_attach(subject, "application/spdx+json", json.dumps({"spdxVersion": "SPDX-2.3"}))
+    prefix = wan.digest.replace(":", "-")
+    log(f"signed, attested and SBOM-attached {repo}@{wan.digest[:19]}")
+    return Scenario(
+        "wan-signed",
+        f"WAN, signed: {wan.title.split(', ', 1)[1]} + cosign signature, attestation and oras SBOM",
+        repo,
+        wan.tag,
+        wan.tree,
+        runs or wan.runs,
+        wan=True,
+        tools=SIGNED_TOOLS,
+        extra_tags=(f"{prefix}.sig", f"{prefix}.att", prefix),
+    )
+
+
 def run_all(
     scenarios: dict[str, Scenario], src: Source, lan_src: Source, line: DelayLine, tmp: Path, venv: Path
 ) -> Results:
-    results: Results = {(sc.key, t): [] for sc in scenarios.values() for t in TOOLS}
+    results: Results = {(sc.key, t): [] for sc in scenarios.values() for t in sc.tools}
     log("warm-up: one unrecorded LAN copy per tool")
     for tool in TOOLS:
         one_run(tool, scenarios["lan-multi"], lan_src, None, tmp, 0, venv)
     seq = 0
     for sc in scenarios.values():
         for n in range(sc.runs):
-            for tool in TOOLS:
+            for tool in sc.tools:
                 seq += 1
                 where = src if sc.wan else lan_src
                 r: Outcome = one_run(tool, sc, where, line if sc.wan else None, tmp, seq, venv)

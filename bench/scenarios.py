@@ -16,11 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.relay import DelayLine, Relay, SeenRequest
-from bench.tools import run_tool
+from bench.tools import TOOLS, run_tool
 from tests.harness.interop import ImageTree, registry_problems
 from tests.harness.registry import AccessEntry, RunningRegistry, start_registry
 
 METHODS = ("HEAD", "GET", "POST", "PATCH", "PUT")
+ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,10 @@ class Scenario:
     runs: int
     wan: bool = False
     destinations: int = 1
+    #: The tools measured here (every tool unless the scenario needs a capability).
+    tools: tuple[str, ...] = TOOLS
+    #: The source's tags besides ``tag``: its signature, attestation and SBOM (signed scenario).
+    extra_tags: tuple[str, ...] = ()
 
     @property
     def digest(self) -> str:
@@ -53,6 +65,9 @@ class Outcome:
     noop_wall: float = 0.0
     noop: list[AccessEntry] = field(default_factory=list)
     started: float = 0.0  # time.monotonic() just before the copy, for the WAN timeline
+    #: Of the scenario's extra tags (signature, attestation, SBOM), those at every destination
+    #: with the source's digest.
+    carried: int = 0
     timeline: list[SeenRequest] = field(default_factory=list)
 
     def methods(self, entries: Sequence[AccessEntry] | None = None) -> Counter[str]:
@@ -104,7 +119,7 @@ def one_run(
         marks, src_mark = [d.mark() for d in dests], src.registry.mark()
         seen = [len(r.requests) for r in [*([src.relay] if src.relay else []), *relays]]
         started = time.monotonic()
-        first = run_tool(tool, src_ref, refs, run_dir / "copy", venv)
+        first = run_tool(tool, src_ref, refs, run_dir / "copy", venv, referrers=bool(sc.extra_tags))
         out = Outcome(ok=False, wall=first.wall, rss_kib=first.rss_kib, started=started)
         out.dest = [e for d, m in zip(dests, marks, strict=True) for e in d.requests_since(m)]
         out.src = src.registry.requests_since(src_mark)
@@ -117,8 +132,12 @@ def one_run(
             out.error = f"exit {first.rc}: {_last_line(first.stderr)}" if first.rc else problems[0]
             return out
         out.ok = True
+        out.carried = sum(
+            all(_digest(d, repo, t) == _digest(src.registry, sc.repo, t) for d in dests)
+            for t in sc.extra_tags
+        )
         marks = [d.mark() for d in dests]
-        again = run_tool(tool, src_ref, refs, run_dir / "noop", venv)
+        again = run_tool(tool, src_ref, refs, run_dir / "noop", venv, referrers=bool(sc.extra_tags))
         out.noop = [e for d, m in zip(dests, marks, strict=True) for e in d.requests_since(m)]
         out.noop_wall = again.wall
         out.noop_ok = again.rc == 0 and not any(registry_problems(d, repo, sc.tag, sc.tree) for d in dests)
@@ -130,6 +149,13 @@ def one_run(
         for reg in dests:
             reg.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _digest(registry: RunningRegistry, repo: str, tag: str) -> str | None:
+    """The digest a tag resolves to (HEAD), or None."""
+    with registry.client() as client:
+        answer = client.head(f"/v2/{repo}/manifests/{tag}", headers={"Accept": ACCEPT})
+    return answer.headers.get("Docker-Content-Digest") if answer.status_code == 200 else None
 
 
 def _at(request: SeenRequest) -> float:

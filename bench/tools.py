@@ -149,7 +149,11 @@ def _timed(argv: list[str], env: dict[str, str], work: Path) -> Proc:
     return Proc(proc.returncode, wall, rss_kib, proc.stderr)
 
 
-def _one(tool: str, src: str, dests: Sequence[str], work: Path, venv: Path) -> Proc:
+#: What each peer needs to carry signatures, attestations and SBOMs (oci-promote does by default).
+REFERRER_FLAGS = {"regctl": ["--referrers", "--digest-tags"], "oras": ["-r"]}
+
+
+def _one(tool: str, src: str, dests: Sequence[str], work: Path, venv: Path, referrers: bool) -> Proc:
     env = _sandbox(work)
     time_rss = [GNU_TIME, "-f", "%M", "-o", str(work / "rss")]
     if tool == "oci-promote":
@@ -160,17 +164,25 @@ def _one(tool: str, src: str, dests: Sequence[str], work: Path, venv: Path) -> P
         argv = skopeo_argv(work, skopeo_copy_args(work, f"docker://{src}", f"docker://{dest}"))
     else:
         (dest,) = dests
-        argv = [*time_rss, str(peer_binary(tool)), *PEERS[tool].copy_args(src, dest)]
+        args = PEERS[tool].copy_args(src, dest)
+        if referrers:  # the flags go right after the copy subcommand
+            at = args.index("copy" if tool == "regctl" else "cp") + 1
+            args = [*args[:at], *REFERRER_FLAGS[tool], *args[at:]]
+        argv = [*time_rss, str(peer_binary(tool)), *args]
     return _timed(argv, env, work)
 
 
-def run_tool(tool: str, src: str, dests: Sequence[str], work: Path, venv: Path) -> Proc:
-    """One timed copy to every destination; `work` must not exist yet (it becomes the sandbox)."""
+def run_tool(
+    tool: str, src: str, dests: Sequence[str], work: Path, venv: Path, *, referrers: bool = False
+) -> Proc:
+    """One timed copy to every destination; `work` must not exist yet (it becomes the sandbox).
+
+    `referrers`: the peers are told to carry referrers and digest tags (REFERRER_FLAGS)."""
     if tool == "oci-promote":
-        return _one(tool, src, dests, work, venv)
+        return _one(tool, src, dests, work, venv, referrers)
     total = Proc(0, 0.0, -1, "")
     for n, dest in enumerate(dests):
-        proc = _one(tool, src, [dest], work / f"dest-{n}", venv)
+        proc = _one(tool, src, [dest], work / f"dest-{n}", venv, referrers)
         total = Proc(
             total.rc or proc.rc, total.wall + proc.wall, max(total.rss_kib, proc.rss_kib), proc.stderr
         )
