@@ -22,6 +22,7 @@ from .events import EventCallback
 from .graph import load_top
 from .layout import LayoutReference
 from .options import (
+    DEFAULT_JOBS,
     ConnectOptions,
     CopyOptions,
     CredentialProvider,
@@ -77,7 +78,7 @@ def copy(
     expected_from: str | None = None,
     protect: Sequence[str] = (),
     dry_run: bool = False,
-    jobs: int = 4,
+    jobs: int = DEFAULT_JOBS,
     include_foreign_layers: bool = False,
     src_creds: str | Credential | None = None,
     dest_creds: str | Credential | None = None,

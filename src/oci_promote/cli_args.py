@@ -180,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="never move a destination tag matching PATTERN (shell-style, '*' every tag) to another "
         "digest; the copy fails before writing anything (repeatable)",
     )
-    copy.add_argument("--jobs", type=int, metavar="N", help="blobs moved in parallel (4)")
+    copy.add_argument("--jobs", type=int, metavar="N", help="blobs moved in parallel (8)")
     copy.add_argument("--json", action="store_true", help="print one JSON object instead (also on failure)")
     copy.add_argument(
         "--chunk-size",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .credentials import Credential, load_docker_credential
 from .layout import LayoutReference
-from .options import ConnectOptions, Location
+from .options import DEFAULT_JOBS, ConnectOptions, Location
 from .reference import Reference
 from .registry import RegistryClient, open_client
 from .storage import Storage
@@ -25,7 +25,7 @@ from .upload import BlobUploader
 class Connections:
     """Clients and storages for one operation, closed together with `stack`."""
 
-    def __init__(self, options: ConnectOptions, stack: AsyncExitStack, *, jobs: int = 4) -> None:
+    def __init__(self, options: ConnectOptions, stack: AsyncExitStack, *, jobs: int = DEFAULT_JOBS) -> None:
         self.options = options
         self.stack = stack
         self.transport = options.transport()

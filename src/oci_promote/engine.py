@@ -23,6 +23,7 @@ from .graph import ImageGraph, load_graph, load_top
 from .inventory import take_inventory
 from .later import Later
 from .media import Manifest
+from .options import DEFAULT_JOBS
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
 from .referrers.carry import ReferrerOptions, find_referrers, image_first, plan_all, write_all
 from .referrers.model import Referrer
@@ -62,7 +63,7 @@ async def run_copy(
     expected_from: Source | None = None,
     protect: Sequence[str] = (),
     dry_run: bool = False,
-    jobs: int = 4,
+    jobs: int = DEFAULT_JOBS,
     include_foreign_layers: bool = False,
     referrers: ReferrerOptions | None = None,
     on_event: EventCallback | None = None,

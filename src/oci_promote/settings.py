@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .credentials import Credential, parse_user_password
 from .digest import Digest, parse_digest
 from .errors import CredentialsError, UsageError
-from .options import BOUNDS, ConnectOptions, CopyOptions, CredentialProvider, copy_options
+from .options import BOUNDS, DEFAULT_JOBS, ConnectOptions, CopyOptions, CredentialProvider, copy_options
 
 ENV_PREFIX = "OCI_PROMOTE_"
 _DEFAULT = ConnectOptions()
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     https_only: Annotated[list[str], NoDecode] = Field(default_factory=list)
     ca_file: Path | None = None
     dry_run: bool = False
-    jobs: int = _bounded("jobs", 4)
+    jobs: int = _bounded("jobs", DEFAULT_JOBS)
     include_foreign_layers: bool = False
     timeout: float = _bounded("timeout", _DEFAULT.timeout)
     retries: int = _bounded("retries", _DEFAULT.retries)

@@ -11,6 +11,7 @@ from oci_promote.action.inputs import read_inputs
 from oci_promote.action.report import credential_hint
 from oci_promote.digest import parse_digest
 from oci_promote.errors import AuthenticationError
+from oci_promote.options import DEFAULT_JOBS
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -67,7 +68,7 @@ def test_every_input_is_trimmed_alike_secrets_included(monkeypatch: pytest.Monke
 def test_an_input_of_only_whitespace_is_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, source="reg.example/a:1", destinations="reg.example/b", jobs=" \n", dry_run="\n")
     options = read_inputs().copy_options()
-    assert (options.jobs, options.dry_run) == (4, False)
+    assert (options.jobs, options.dry_run) == (DEFAULT_JOBS, False)
     assert [str(d) for d in options.destinations] == ["reg.example/b:1"]
 
 
