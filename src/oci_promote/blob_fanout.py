@@ -20,6 +20,7 @@ Chunks are shared between the destinations (bytes are immutable), never copied.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -30,8 +31,11 @@ from .concurrency import Job, run_all
 from .errors import PromoteError
 from .storage import BodyFactory
 
-#: Chunks each destination may lag behind the producer (network reads are at most 64 KiB).
-BUFFER_CHUNKS = 8
+log = logging.getLogger("oci_promote")
+
+#: Chunks each destination may lag behind the producer: 1 MiB of a registry's 256 KiB reads
+#: (transport.READ_SIZE), 4 MiB of a layout's 1 MiB reads; never the blob.
+BUFFER_CHUNKS = 4
 #: How long closing the source stream may take on the way out, even while being cancelled.
 CLOSE_SECONDS = 5.0
 
@@ -95,10 +99,7 @@ class BlobTee:
         finally:
             for send in self._sends:
                 send.close()
-            close = getattr(source, "aclose", None)
-            if close is not None:
-                with anyio.move_on_after(CLOSE_SECONDS, shield=True):
-                    await close()
+            await _close(source)
 
     async def _feed(self, source: AsyncIterator[bytes]) -> None:
         live = list(range(len(self._sends)))
@@ -145,7 +146,8 @@ class BlobTee:
                 report(sent)
                 yield chunk
         except anyio.ClosedResourceError:
-            pass  # detached meanwhile: this stream is abandoned, never complete
+            # left meanwhile (its upload asked for a new body): never end it as if complete
+            raise PromoteError("an abandoned upload read on from the shared source stream") from None
         finally:
             self.detach(index)
         if self._error is not None:
@@ -159,3 +161,16 @@ class BlobTee:
         self._left.add(index)
         if len(self._left) == len(self._receives):
             self._stop.cancel()
+
+
+async def _close(source: AsyncIterator[bytes]) -> None:
+    """Release the source stream (its connection) now, even while being cancelled; a failure
+    to close changes nothing the readers got, so it is only logged."""
+    close = getattr(source, "aclose", None)
+    if close is None:
+        return
+    with anyio.move_on_after(CLOSE_SECONDS, shield=True):
+        try:
+            await close()
+        except Exception as e:
+            log.debug("closing a source stream failed: %s", e)

@@ -155,6 +155,9 @@ def test_a_retried_upload_reads_the_source_again_and_the_others_are_not_disturbe
         for _ in range(3):
             await first.__anext__()  # the first attempt breaks off after 3 chunks
         got["retrying"] = await drain(body)
+        with pytest.raises(PromoteError, match="abandoned"):
+            async for _ in first:  # the abandoned stream never ends as if it were whole
+                pass
 
     async def steady(body: BodyFactory) -> None:
         got["steady"] = await drain(body)
