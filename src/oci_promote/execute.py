@@ -5,6 +5,8 @@ tags) finishes everywhere before the next starts, so a failure before the tag
 phase leaves every tag where it was. The first error cancels the phase's other
 jobs (and their upload sessions) and names the destination it happened at,
 followed by what the failure left behind: no tag moved, or which tags did.
+Each blob is read from the source once for all the destinations that copy it
+(`blob_fanout`).
 """
 
 from __future__ import annotations
@@ -162,6 +164,9 @@ def _blob_jobs(
 
 
 def _fan_out_job(source: Storage, blob: Descriptor, dests: list[Target], emit: EventCallback) -> Job:
+    """One verified source read of `blob` for every destination; each one's errors name it,
+    and a retried upload re-reads the source with its own progress."""
+
     def consumer(dest: Target) -> Consumer:
         report = _progress(dest, blob, emit)
         return Consumer(
@@ -185,6 +190,7 @@ def _quiet(sent: int) -> None:
 async def _put_blob(
     dest: Target, blob: Descriptor, body: BodyFactory, emit: EventCallback, mount_from: Storage | None = None
 ) -> None:
+    """Store one blob at one destination, with its events and its counts."""
     digest = str(blob.digest)
     emit(BlobStarted(dest.label, digest, blob.size))
     how = await dest.storage.put_blob(blob, body, mount_from=mount_from)

@@ -7,6 +7,7 @@ blob GETs, proxies break uploads mid-blob, and skopeo and crane read the results
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.harness import quirks
 from tests.harness.images import build_layout
 from tests.harness.interop import ImageTree, digest_of, image_tree, layout_problems, registry_problems
 from tests.harness.peers import PEERS
-from tests.harness.proxy import Action, Forward, Proxy, RequestView, Reset
+from tests.harness.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
 from tests.harness.registry import LogMark, RunningRegistry
 from tests.harness.skopeo import inspect_raw
 
@@ -142,3 +143,43 @@ def test_a_destination_that_wants_chunks_gets_them_from_the_fan_out(
         oci_promote.copy(f"{registry.host}/app:v1", dests, jobs=1)
         assert any(e.method == "PATCH" for e in proxy.exchanges())
     assert all(registry_problems(r, "prod/app", "v1", image) == [] for r in three)
+
+
+def test_a_broken_upload_lets_go_of_the_shared_stream_at_once(
+    tmp_path: Path, registry2: RunningRegistry
+) -> None:
+    """The others finish the blob while the broken upload waits to retry, not after its retry.
+
+    The layer (32 MiB) is far larger than the buffers (ours and the sockets'): had the broken
+    upload kept its place in the fan-out until its retry asked for a new body (the uploader
+    holds the failed attempt's body while it pauses), the healthy one would wait for it.
+    """
+    layout = tmp_path / "layout"
+    build_layout(layout, "v1", ["amd64"], 1, 32 * 1024 * 1024)
+    events: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def stamp(name: str) -> None:
+        with lock:
+            events.setdefault(name, time.monotonic())
+
+    def healthy(request: RequestView) -> Action:
+        def finished(status: int, headers: Headers) -> tuple[int, Headers]:
+            stamp("healthy upload answered")
+            return status, headers
+
+        return Forward(rewrite_response=finished) if large_upload(request) else Forward()
+
+    def broken_once(request: RequestView) -> Action:
+        with lock:
+            if large_upload(request) and "broke" in events:
+                events.setdefault("broken upload retried", time.monotonic())
+            if large_upload(request) and "broke" not in events:
+                events["broke"] = time.monotonic()
+                return Reset(after_request_bytes=32 * 1024, label="fault")
+        return Forward()
+
+    with Proxy(registry2.url, healthy) as good, Proxy(registry2.url, broken_once) as bad:
+        dests = [f"{good.host}/good/app:v1", f"{bad.host}/bad/app:v1"]
+        oci_promote.copy(f"oci:{layout}:v1", dests, retries=2, retry_delay=4.0, retry_max_delay=4.0)
+    assert events["healthy upload answered"] < events["broken upload retried"], events
