@@ -5,6 +5,8 @@ tags) finishes everywhere before the next starts, so a failure before the tag
 phase leaves every tag where it was. The first error cancels the phase's other
 jobs (and their upload sessions) and names the destination it happened at,
 followed by what the failure left behind: no tag moved, or which tags did.
+Each blob is read from the source once for all the destinations that copy it
+(`blob_fanout`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 
+from .blob_fanout import Consumer, fan_out
 from .concurrency import Job, run_all
 from .digest import Digest, DigestVerifier
 from .errors import DigestMismatchError, IncompleteSourceError, NotFoundError, PromoteError
@@ -22,10 +26,10 @@ from .events import BlobDone, BlobProgress, BlobStarted, EventCallback, Manifest
 from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph
 from .media import Descriptor, Manifest
-from .plan import BlobMove, Plan
+from .plan import Plan, RepositoryPlan
 from .result import DestinationResult
 from .source import Source, at_digest
-from .storage import Storage
+from .storage import BodyFactory, Storage
 
 log = logging.getLogger("oci_promote")
 NOTHING_MOVED = "no tag was moved"
@@ -56,27 +60,17 @@ async def execute(
     top = plan.top
     working = [(r, targets[r.worker]) for r in plan.repositories if r.worker is not None]
 
-    def at(dest: Target, job: Job, note: Callable[[], str] = lambda: NOTHING_MOVED) -> Job:
-        async def run() -> None:
-            try:
-                await job()
-            except PromoteError as e:
-                e.add_context(f"destination {dest.label}", note())
-                raise
-
-        return run
-
-    await run_all((at(d, _blob_job(source, d, move, emit)) for r, d in working for move in r.blobs), limiter)
+    await run_all(_blob_jobs(source, working, emit), limiter)
     for wave in graph.waves(graph.children):
         jobs = (
-            at(d, _manifest_job(d, m, str(m.digest), emit, child=True))
+            _at(d, _manifest_job(d, m, str(m.digest), emit, child=True))
             for r, d in working
             for m in wave
             if m in r.children
         )
         await run_all(jobs, limiter)
     await run_all(
-        (at(d, _manifest_job(d, top, str(top.digest), emit)) for r, d in working if r.top_by_digest), limiter
+        (_at(d, _manifest_job(d, top, str(top.digest), emit)) for r, d in working if r.top_by_digest), limiter
     )
     if before_tags is not None:
         await before_tags()
@@ -94,7 +88,7 @@ async def execute(
 
         return run
 
-    jobs = (at(targets[i], tag_job(targets[i], t), moved_note) for r, _ in working for i, t in r.targets)
+    jobs = (_at(targets[i], tag_job(targets[i], t), moved_note) for r, _ in working for i, t in r.targets)
     await run_all(jobs, limiter)
 
 
@@ -131,26 +125,81 @@ async def _served_other(dest: Target, got: Digest | None, source: Source, digest
     )
 
 
-def _blob_job(source: Storage, dest: Target, move: BlobMove, emit: EventCallback) -> Job:
+def _at(dest: Target, job: Job, note: Callable[[], str] = lambda: NOTHING_MOVED) -> Job:
+    """The job, its errors naming the destination and what the failure left behind."""
+
     async def run() -> None:
-        blob = move.descriptor
-        digest = str(blob.digest)
-        emit(BlobStarted(dest.label, digest, blob.size))
-
-        def body() -> AsyncIterator[bytes]:
-            return verified_blob(
-                source, blob, lambda sent: emit(BlobProgress(dest.label, digest, sent, blob.size))
-            )
-
-        how = await dest.storage.put_blob(blob, body, mount_from=source if move.mount else None)
-        if how == "mounted":
-            dest.result.blobs_mounted += 1
-        else:
-            dest.result.blobs_copied += 1
-            dest.result.bytes_copied += blob.size
-        emit(BlobDone(dest.label, digest, blob.size, how))
+        try:
+            await job()
+        except PromoteError as e:
+            e.add_context(f"destination {dest.label}", note())
+            raise
 
     return run
+
+
+def _blob_jobs(
+    source: Storage, working: list[tuple[RepositoryPlan, Target]], emit: EventCallback
+) -> list[Job]:
+    """One job per distinct blob to copy, reading the source once for every destination that
+    copies it (`fan_out`), and one per blob a destination may mount; the largest first.
+
+    A fan-out job holds one place of the jobs limiter however many destinations it feeds
+    (the uploads inside take none, so nothing waits for a place its own job holds): `jobs`
+    bounds the source streams, and each destination still gets at most `jobs` uploads.
+    """
+    jobs: list[tuple[int, Job]] = []
+    copies: dict[Digest, tuple[Descriptor, list[Target]]] = {}
+    for repository, dest in working:
+        for move in repository.blobs:
+            blob = move.descriptor
+            if move.mount:
+                body = partial(verified_blob, source, blob, _progress(dest, blob, emit))
+                jobs.append((blob.size, _at(dest, partial(_put_blob, dest, blob, body, emit, source))))
+            else:
+                copies.setdefault(blob.digest, (blob, []))[1].append(dest)
+    for blob, dests in copies.values():
+        jobs.append((blob.size, _fan_out_job(source, blob, dests, emit)))
+    return [job for _, job in sorted(jobs, key=lambda j: -j[0])]
+
+
+def _fan_out_job(source: Storage, blob: Descriptor, dests: list[Target], emit: EventCallback) -> Job:
+    """One verified source read of `blob` for every destination; each one's errors name it,
+    and a retried upload re-reads the source with its own progress."""
+
+    def consumer(dest: Target) -> Consumer:
+        report = _progress(dest, blob, emit)
+        return Consumer(
+            lambda body: _at(dest, partial(_put_blob, dest, blob, body, emit))(),
+            partial(verified_blob, source, blob, report),
+            report,
+        )
+
+    return partial(fan_out, partial(verified_blob, source, blob, _quiet), [consumer(d) for d in dests])
+
+
+def _progress(dest: Target, blob: Descriptor, emit: EventCallback) -> Callable[[int], None]:
+    digest = str(blob.digest)
+    return lambda sent: emit(BlobProgress(dest.label, digest, sent, blob.size))
+
+
+def _quiet(sent: int) -> None:
+    """The shared read reports nothing itself: each destination's stream reports what it got."""
+
+
+async def _put_blob(
+    dest: Target, blob: Descriptor, body: BodyFactory, emit: EventCallback, mount_from: Storage | None = None
+) -> None:
+    """Store one blob at one destination, with its events and its counts."""
+    digest = str(blob.digest)
+    emit(BlobStarted(dest.label, digest, blob.size))
+    how = await dest.storage.put_blob(blob, body, mount_from=mount_from)
+    if how == "mounted":
+        dest.result.blobs_mounted += 1
+    else:
+        dest.result.blobs_copied += 1
+        dest.result.bytes_copied += blob.size
+    emit(BlobDone(dest.label, digest, blob.size, how))
 
 
 async def verified_blob(

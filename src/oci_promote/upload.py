@@ -71,10 +71,14 @@ class BlobUploader:
             location, session = session, None
             try:
                 location = location or await self.client.start_upload(repository, attempts=posts)
-                if self.chunked:
-                    await self._chunked(location, digest, open_body(), what)
-                else:
-                    await self._monolithic(location, digest, size, open_body(), what)
+                body = open_body()
+                try:
+                    if self.chunked:
+                        await self._chunked(location, digest, body, what)
+                    else:
+                        await self._monolithic(location, digest, size, body, what)
+                finally:
+                    await _close(body)  # a broken attempt lets go of its source stream at once
                 return
             except _MonolithicRefused:
                 await self._abandon(location)
@@ -196,6 +200,12 @@ class BlobUploader:
                 expected=str(digest),
                 got=echoed,
             )
+
+
+async def _close(body: AsyncIterator[bytes]) -> None:
+    close = getattr(body, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _next_location(current: str, response: httpx.Response) -> str:
