@@ -22,7 +22,7 @@ from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph, load_graph, load_top
 from .inventory import take_inventory
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
-from .referrers.carry import ReferrerOptions, find_referrers, image_first, plan_all, write_all
+from .referrers.carry import ReferrerOptions, find_referrers, plan_all, write_all
 from .result import CopyResult, DestinationResult
 from .source import Source, at_digest
 from .storage import Storage
@@ -100,7 +100,6 @@ async def run_copy(
     limiter = anyio.CapacityLimiter(jobs)
     plan = await _plan(graph, read, targets, limiter, protect)
     carried = await plan_all(plan, targets, found)
-    plan = image_first(plan, carried)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
         before_tags = write_all(source.storage, carried)

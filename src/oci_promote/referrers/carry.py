@@ -11,13 +11,19 @@ Three steps, each for a reason:
   ``before_tags`` step): blobs, manifests by digest, the merged ``<alg>-<hex>`` index
   (unless the destination indexes referrers itself), digest tags. So a tag never shows
   up at a destination without the signatures the source had.
+
+The top manifest is not pushed by digest before its referrers (only child manifests are):
+the spec makes a registry accept a manifest whose ``subject`` does not exist yet
+("Pushing Manifests", distribution-spec 1.1: "in either order"), and the image's tag PUT,
+which creates the top manifest, still comes after every referrer write. A second PUT of the
+same bytes by digest would buy no guarantee and cost a request per destination.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 from ..concurrency import Job, run_all
@@ -32,9 +38,10 @@ from ..storage import Storage
 from .adapter import StorageReferrers
 from .artifact_types import check_required, matches
 from .digest_tags import TagAction, decide_digest_tag
-from .discover import discover_referrers
+from .discover import ApiMemory, api_listing, discover_referrers
+from .http_answers import ApiUnavailable
 from .index_merge import listed_digests, merge_index, update_referrers_index
-from .model import Referrer, ReferrerDescriptor
+from .model import How, Referrer, ReferrerDescriptor
 from .naming import referrers_tag
 from .store import StoredManifest
 
@@ -98,7 +105,11 @@ class DestinationReferrers:
 
 async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) -> DestinationReferrers:
     """Read what the destination holds; DigestTagConflictError (or ReferrersError for a
-    schema tag that is no index) before anything is written."""
+    schema tag that is no index) before anything is written.
+
+    A destination with the referrers API is asked through it (one GET per subject): what it
+    lists is there, and no tag schema index is planned unless a referrer must be pushed (in
+    case its PUT then gets no ``OCI-Subject``). So a no-op re-run writes nothing there."""
     plan = DestinationReferrers(destination)
     reader = StorageReferrers(destination)
     by_subject: dict[Digest, list[Referrer]] = {}
@@ -106,19 +117,26 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
         if r.how != "digest-tag":
             by_subject.setdefault(r.subject, []).append(r)
     pushing: set[Digest] = set()
+    memory = ApiMemory()
     for subject, group in by_subject.items():
-        tag = referrers_tag(subject)
-        existing = await reader.get_manifest(tag)
         ours = list({r.digest: r.descriptor for r in group}.values())
-        if merge_index(existing.raw if existing else None, ours, tag=tag).raw is not None:
-            plan.indexes[subject] = ours
-        listed = listed_digests(existing.raw) if existing else set()
+        listed, how = await _listed_at(reader, subject, memory)
+        if how == "api":
+            lacking = [d for d in ours if str(d.digest) not in listed]
+            if lacking:
+                plan.indexes[subject] = ours
+        else:
+            tag = referrers_tag(subject)
+            existing = await reader.get_manifest(tag)
+            if merge_index(existing.raw if existing else None, ours, tag=tag).raw is not None:
+                plan.indexes[subject] = ours
+            listed = listed_digests(existing.raw) if existing else set()
         for r in group:
             there = str(r.digest) in listed or await destination.has_manifest(str(r.digest))
             if not there and r.digest not in pushing:
                 pushing.add(r.digest)
                 plan.manifests.append(r)
-            plan.entries.append(_entry(r, "tag-schema", "present" if there else "copied"))
+            plan.entries.append(_entry(r, how, "present" if there else "copied"))
     for r in referrers:
         if r.how == "digest-tag" and r.tag is not None:
             source = StoredManifest(r.manifest, r.descriptor.media_type)
@@ -128,6 +146,17 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
             done = {"keep": "present", "write": "copied", "merge": "merged"}[action.action]
             plan.entries.append(_entry(r, "digest-tag", done))
     return plan
+
+
+async def _listed_at(reader: StorageReferrers, subject: Digest, memory: ApiMemory) -> tuple[set[str], How]:
+    """The digests the destination's referrers API lists for ``subject``, or "no API"
+    (asked once per destination: a registry without it says so for every subject)."""
+    if not memory.knows_absent(reader.registry_key):
+        answer = await api_listing(reader, subject, frozenset())
+        if not isinstance(answer, ApiUnavailable):
+            return {str(d.digest) for d in answer}, "api"
+        memory.remember_absent(reader.registry_key, answer.reason)
+    return set(), "tag-schema"
 
 
 def _entry(r: Referrer, how: str, action: str) -> ReferrerCopy:
@@ -232,17 +261,6 @@ async def plan_all(
         target.result.referrers_copied = sum(e.action != "present" for e in carried.entries)
         target.result.referrers_present = sum(e.action == "present" for e in carried.entries)
     return pairs
-
-
-def image_first(plan: Plan, carried: Sequence[tuple[Target, DestinationReferrers]]) -> Plan:
-    """Where referrers are written, the image goes there by digest before them (then tags)."""
-    if not carried:
-        return plan
-    repositories = tuple(
-        replace(r, top_by_digest=True) if r.worker is not None and c.writes else r
-        for r, (_, c) in zip(plan.repositories, carried, strict=True)
-    )
-    return replace(plan, repositories=repositories)
 
 
 def write_all(source: Storage, carried: Sequence[tuple[Target, DestinationReferrers]]) -> Job:
