@@ -337,3 +337,56 @@ def test_discovery_options_filter_by_the_same_rule_on_the_api(
 
         found[reg.host] = asyncio.run(run())
     assert list(found.values()) == [[COSIGN_OCI11_SIGNATURE], [COSIGN_OCI11_SIGNATURE]]
+
+
+def test_a_destination_keeps_its_own_referrer(
+    olareg_registry: OlaregRegistry, olareg2: OlaregRegistry, world: SigningWorld
+) -> None:
+    src, dst = olareg_registry, olareg2
+    image = push_image(src, "app", "v1")
+    ours = world.oras_attach(image.ref, SPDX, "{}")
+    oci_promote.copy(f"{src.host}/app:v1", [f"{dst.host}/prod/app:v1"], referrers=False)
+    world.regctl_artifact_put(f"{dst.host}/prod/app@{image.digest}", VEX, "{}")
+
+    oci_promote.copy(f"{src.host}/app:v1", [f"{dst.host}/prod/app:v1"])
+
+    listed = _artifacts(world, f"{dst.host}/prod/app@{image.digest}")
+    assert sorted(t or "" for _, t in listed) == sorted([SPDX, VEX])
+    assert ours["digest"] in [d for d, _ in listed]
+
+
+def _no_oci_subject(request: RequestView) -> Forward:
+    """A registry with the referrers API whose manifest PUT does not answer ``OCI-Subject``."""
+
+    def drop(status: int, headers: list[tuple[str, str]]) -> tuple[int, list[tuple[str, str]]]:
+        return status, [(k, v) for k, v in headers if k.lower() != "oci-subject"]
+
+    return Forward(rewrite_response=drop if request.method == "PUT" else None)
+
+
+@pytest.mark.parametrize("why", ["api off", "no OCI-Subject"])
+def test_without_oci_subject_the_fallback_index_is_kept(
+    olareg_registry: OlaregRegistry,
+    olareg_factory: Callable[..., OlaregRegistry],
+    world: SigningWorld,
+    why: str,
+) -> None:
+    """olareg with ``--api-referrer=false`` (404 for the API), or with the API but no
+    ``OCI-Subject`` on the PUT: the spec makes the client keep the ``<alg>-<hex>`` index."""
+    dst = olareg_factory(referrers_api=why != "api off")
+    if why == "no OCI-Subject":
+        dst.set_handler(_no_oci_subject)
+    image = push_image(olareg_registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys, mode="bundle")
+    sbom = world.oras_attach(image.ref, SPDX, "{}")
+    mark = dst.mark()
+
+    oci_promote.copy(f"{olareg_registry.host}/app:v1", [f"{dst.host}/prod/app:v1"])
+
+    index = json.loads(get_manifest(dst, "prod/app", referrers_tag(image.digest)) or b"{}")
+    assert sbom["digest"] in [m["digest"] for m in index["manifests"]] and len(index["manifests"]) == 2
+    puts = _manifest_puts(dst, mark)
+    assert puts[-1] == "/v2/prod/app/manifests/v1"
+    assert puts.index(f"/v2/prod/app/manifests/{referrers_tag(image.digest)}") == len(puts) - 2
+    world.cosign_verify(f"{dst.host}/prod/app@{image.digest}", keys, mode="bundle")
