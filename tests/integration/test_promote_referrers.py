@@ -2,9 +2,8 @@
 
 distribution 2.8.2 has no referrers API, so the copy keeps the destination's tag schema
 index and cosign's digest tags; signatures are made by the real tools (tests/harness/
-signing.py) and checked at the DESTINATION by the same tools. The referrers API path cannot
-run against a real server here (no registry with the API can be built on this machine); it
-is unit-tested with recorded answers (tests/unit/test_referrers_http.py).
+signing.py) and checked at the DESTINATION by the same tools. The referrers API path runs
+against olareg in tests/integration/test_referrers_api.py.
 """
 
 from __future__ import annotations

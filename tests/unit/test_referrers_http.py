@@ -1,8 +1,8 @@
 """Referrers API and tag list answers, read as data (recorded and hand-made answers).
 
-No registry with the referrers API can be built here (the Go module proxy refuses olareg and
-zot; ``crane registry serve`` does not enable ggcr's referrers support), so this is where the
-API path is tested: with answers shaped as the spec and real registries give them.
+Quirks no test registry shows (303s, HTML pages, ``Link`` pages) are tested here with
+answers shaped as the spec and real registries give them; the API itself runs against olareg
+in tests/integration/test_referrers_api.py.
 """
 
 from __future__ import annotations
