@@ -390,3 +390,35 @@ def test_without_oci_subject_the_fallback_index_is_kept(
     assert puts[-1] == "/v2/prod/app/manifests/v1"
     assert puts.index(f"/v2/prod/app/manifests/{referrers_tag(image.digest)}") == len(puts) - 2
     world.cosign_verify(f"{dst.host}/prod/app@{image.digest}", keys, mode="bundle")
+
+
+def test_both_kinds_of_destination_in_one_copy_and_cheap_no_op_re_runs(
+    olareg_registry: OlaregRegistry, olareg2: OlaregRegistry, registry: RunningRegistry, world: SigningWorld
+) -> None:
+    image = push_image(olareg_registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys, mode="bundle")
+    sbom = world.oras_attach(image.ref, SPDX, "{}")
+    world.oras_attach(f"{olareg_registry.host}/app@{sbom['digest']}", SIGNATURE, "sig")
+    dests = [f"{olareg2.host}/prod/app:v1", f"{registry.host}/prod/app:v1"]
+    marks = [olareg2.mark(), registry.mark()]
+
+    result = oci_promote.copy(f"{olareg_registry.host}/app:v1", dests)
+
+    assert [d.referrers_copied for d in result.destinations] == [3, 3]
+    assert [{r.how for r in d.referrers} for d in result.destinations] == [{"api"}, {"tag-schema"}]
+    for reg, mark in zip((olareg2, registry), marks, strict=True):
+        puts = _manifest_puts(reg, mark)
+        assert puts[-1] == "/v2/prod/app/manifests/v1" and puts.count("/v2/prod/app/manifests/v1") == 1
+        dest = f"{reg.host}/prod/app@{image.digest}"
+        world.cosign_verify(dest, keys, mode="bundle")
+        assert _tree(world.oras_discover(dest)) == _tree(world.oras_discover(image.ref))
+
+    marks = [olareg2.mark(), registry.mark()]
+    oci_promote.copy(f"{olareg_registry.host}/app:v1", dests)
+    for reg, mark in zip((olareg2, registry), marks, strict=True):
+        requests = reg.requests_since(mark)
+        assert _writes(requests) == []
+        # the tag; API: a listing per subject (image, SBOM); tag schema: one API probe
+        # (404), an index per subject
+        assert len(requests) <= 4, [(e.method, e.uri) for e in requests]
