@@ -422,3 +422,25 @@ def test_both_kinds_of_destination_in_one_copy_and_cheap_no_op_re_runs(
         # the tag; API: a listing per subject (image, SBOM); tag schema: one API probe
         # (404), an index per subject
         assert len(requests) <= 4, [(e.method, e.uri) for e in requests]
+
+
+def test_api_referrers_survive_a_round_trip_through_an_oci_layout(
+    olareg_registry: OlaregRegistry, olareg2: OlaregRegistry, world: SigningWorld, tmp_path: Path
+) -> None:
+    image = push_image(olareg_registry, "app", "v1")
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys, mode="bundle")
+    world.cosign_attest(image.ref, keys, bundle=True)
+    sbom = world.oras_attach(image.ref, SPDX, "{}")
+    world.oras_attach(f"{olareg_registry.host}/app@{sbom['digest']}", SIGNATURE, "sig")
+    layout = tmp_path / "layout"
+
+    oci_promote.copy(f"{olareg_registry.host}/app:v1", [f"oci:{layout}:v1"])
+    result = oci_promote.copy(f"oci:{layout}:v1", [f"{olareg2.host}/prod/app:v1"])
+
+    assert result.destinations[0].referrers_copied == 4
+    dest = f"{olareg2.host}/prod/app@{image.digest}"
+    world.cosign_verify(dest, keys, mode="bundle")
+    world.cosign_verify_attestation(dest, keys, bundle=True)
+    assert _tree(world.oras_discover(dest)) == _tree(world.oras_discover(image.ref))
+    assert list_tags(olareg2, "prod/app") == ["v1"]
