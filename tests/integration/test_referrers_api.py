@@ -382,8 +382,9 @@ def test_without_oci_subject_the_fallback_index_is_kept(
     sbom = world.oras_attach(image.ref, SPDX, "{}")
     mark = dst.mark()
 
-    oci_promote.copy(f"{olareg_registry.host}/app:v1", [f"{dst.host}/prod/app:v1"])
+    result = oci_promote.copy(f"{olareg_registry.host}/app:v1", [f"{dst.host}/prod/app:v1"])
 
+    assert {r.how for r in result.destinations[0].referrers} == {"tag-schema"}
     index = json.loads(get_manifest(dst, "prod/app", referrers_tag(image.digest)) or b"{}")
     assert sbom["digest"] in [m["digest"] for m in index["manifests"]] and len(index["manifests"]) == 2
     puts = _manifest_puts(dst, mark)

@@ -190,10 +190,11 @@ async def write_destination(source: Storage, plan: DestinationReferrers) -> None
         log.info(
             "%s: referrers index %s lists %d more", destination.description, update.tag, len(update.added)
         )
-    if destination.indexes_referrers:
-        for entry in plan.entries:
-            if entry.how == "tag-schema":
-                entry.how = "api"
+    # how the destination lists them now: itself (OCI-Subject), or by the index just written
+    indexed = {str(subject) for subject in plan.indexes}
+    for entry in plan.entries:
+        if entry.how != "digest-tag" and (destination.indexes_referrers or entry.subject in indexed):
+            entry.how = "api" if destination.indexes_referrers else "tag-schema"
     for r, action in plan.tags:
         assert r.tag is not None and action.manifest is not None
         await _copy_blobs(source, destination, r, mount)
