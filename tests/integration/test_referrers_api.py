@@ -445,3 +445,27 @@ def test_api_referrers_survive_a_round_trip_through_an_oci_layout(
     world.cosign_verify_attestation(dest, keys, bundle=True)
     assert _tree(world.oras_discover(dest)) == _tree(world.oras_discover(image.ref))
     assert list_tags(olareg2, "prod/app") == ["v1"]
+
+
+def test_tag_pages_on_a_registry_that_pages(olareg_registry: OlaregRegistry, world: SigningWorld) -> None:
+    """olareg honours ``n`` and sends ``Link`` (distribution 2.8.2 does not): discovery walks
+    every page to find a digest tag, with pages of one tag."""
+    image = push_image(olareg_registry, "app", "v1")
+    world.cosign_sign(image.ref, world.key_pair())
+    for n in range(3):
+        world.run("crane", ["tag", "--insecure", f"{olareg_registry.host}/app:v1", f"z{n}"])
+    mark = olareg_registry.mark()
+
+    async def run() -> list[str | None]:
+        async with AsyncExitStack() as stack:
+            storage = Connections(ConnectOptions(), stack).source(
+                parse_location(f"{olareg_registry.host}/app:v1"), None
+            )
+            options = DiscoveryOptions(tags_page_size=1)
+            got = await discover_referrers(StorageReferrers(storage), [parse_digest(image.digest)], options)
+            return [r.tag for r in got.referrers]
+
+    assert asyncio.run(run()) == [f"sha256-{_hex(image.digest)}.sig"]
+    pages = [e for e in olareg_registry.requests_since(mark) if e.path.endswith("/tags/list")]
+    assert len(pages) == len(list_tags(olareg_registry, "app"))  # one tag a page
+    assert all(e.query.get("n") == "1" for e in pages)
