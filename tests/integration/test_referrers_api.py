@@ -31,6 +31,7 @@ from oci_promote.referrers.artifact_types import COSIGN_OCI11_SIGNATURE, COSIGN_
 from oci_promote.referrers.discover import DiscoveryOptions, api_listing
 from tests.harness.olareg import OlaregRegistry
 from tests.harness.proxy import Forward, RequestView, Respond
+from tests.harness.quirks import oci_error
 from tests.harness.registry import AccessEntry, LogMark, RunningRegistry
 from tests.harness.signing import KeyPair, PushedImage, SigningWorld, get_manifest, list_tags, push_image
 
@@ -469,3 +470,32 @@ def test_tag_pages_on_a_registry_that_pages(olareg_registry: OlaregRegistry, wor
     pages = [e for e in olareg_registry.requests_since(mark) if e.path.endswith("/tags/list")]
     assert len(pages) == len(list_tags(olareg_registry, "app"))  # one tag a page
     assert all(e.query.get("n") == "1" for e in pages)
+
+
+def test_a_refused_referrer_at_one_destination_moves_no_tag_anywhere(
+    olareg_registry: OlaregRegistry,
+    olareg2: OlaregRegistry,
+    registry: RunningRegistry,
+    world: SigningWorld,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    image = push_image(olareg_registry, "app", "v1")
+    sbom = world.oras_attach(image.ref, SPDX, "{}")
+
+    def refuse_the_sbom(request: RequestView) -> Forward | Respond:
+        if request.method == "PUT" and request.path.endswith(f"/manifests/{sbom['digest']}"):
+            return oci_error(400, "MANIFEST_INVALID", "refused by the test")
+        return Forward()
+
+    olareg2.set_handler(refuse_the_sbom)
+    dests = [f"{registry.host}/prod/app:v1", f"{olareg2.host}/prod/app:v1"]
+    dry = oci_promote.copy(f"{olareg_registry.host}/app:v1", dests, dry_run=True)
+    assert [[r.how for r in d.referrers] for d in dry.destinations] == [["tag-schema"], ["api"]]
+
+    assert main(["copy", f"{olareg_registry.host}/app:v1", *dests]) == 1
+
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("oci-promote: error")]
+    assert "MANIFEST_INVALID" in line and "no tag was moved" in line
+    assert (
+        get_manifest(registry, "prod/app", "v1") is None and get_manifest(olareg2, "prod/app", "v1") is None
+    )
