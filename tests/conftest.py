@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness.olareg import OlaregRegistry, start_olareg
 from tests.harness.registry import REGISTRY_BINARY, RunningRegistry, start_registry
 from tests.harness.skopeo import SKOPEO_BINARY
 
@@ -92,3 +93,24 @@ def basic_registry(registry_factory: RegistryFactory) -> RunningRegistry:
 def token_registry(registry_factory: RegistryFactory) -> RunningRegistry:
     """Bearer-token auth; the token server is ``.token_server``, credentials as above."""
     return registry_factory(auth="token")
+
+
+@pytest.fixture
+def olareg_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., OlaregRegistry]]:
+    """Start olareg registries (the OCI 1.1 referrers API), each behind a recording proxy."""
+    started: list[OlaregRegistry] = []
+
+    def start(**kwargs: Any) -> OlaregRegistry:
+        reg = start_olareg(tmp_path_factory.mktemp("olareg"), **kwargs)
+        started.append(reg)
+        return reg
+
+    yield start
+    for reg in reversed(started):
+        reg.stop()
+
+
+@pytest.fixture
+def olareg_registry(olareg_factory: Callable[..., OlaregRegistry]) -> OlaregRegistry:
+    """An olareg registry with the referrers API, shaped like ``registry``."""
+    return olareg_factory()

@@ -25,8 +25,9 @@ from .later import Later
 from .media import Manifest
 from .options import DEFAULT_JOBS
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
-from .referrers.carry import ReferrerOptions, find_referrers, image_first, plan_all, write_all
+from .referrers.carry import ReferrerOptions, find_referrers, plan_all
 from .referrers.model import Referrer
+from .referrers.write import write_all
 from .result import CopyResult, DestinationResult
 from .source import Source, at_digest
 from .storage import Storage
@@ -125,8 +126,8 @@ async def run_copy(
     graph = await loaded.get()
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
-    carried = await plan_all(await planned.get(), targets, found)
-    plan = image_first(await planned.get(), carried)
+    plan = await planned.get()
+    carried = await plan_all(plan, targets, found)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
         before_tags = write_all(source.storage, carried)

@@ -11,12 +11,9 @@ registries of :mod:`tests.harness.registry`:
   ``regctl registry set HOST --tls disabled``;
 * oras: ``--plain-http`` (``--from-plain-http``/``--to-plain-http`` for ``oras cp``).
 
-No registry serving the OCI 1.1 referrers API could be built here: the Go module proxy
-refuses github.com/olareg/olareg and every zot module path (403 "not available");
-``crane registry serve`` (go-containerregistry v0.22.1) does not enable ggcr's
-``registry.WithReferrersSupport``, nor does ggcr's cmd/registry; distribution v3.1.2 has no
-referrers code; cuelabs.dev/go/oci/ociregistry has no command. Distribution 2.8.2 (Debian's
-``docker-registry``, without the API) is the only registry of the tests.
+The registry serving the OCI 1.1 referrers API is olareg v0.1.2, also built by
+``scripts/setup.sh`` (see :mod:`tests.harness.olareg`); distribution 2.8.2 (Debian's
+``docker-registry``, without the API) is the other registry of the tests.
 """
 
 from __future__ import annotations

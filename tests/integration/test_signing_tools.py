@@ -4,8 +4,8 @@ distribution 2.8.2 has no referrers API, so every tool falls back: cosign's lega
 writes digest tags (``.sig``, ``.att``, ``.sbom``); cosign's OCI 1.1 and bundle modes, oras
 and regctl write manifests with ``subject`` and keep the tag schema index at ``<alg>-<hex>``
 (read, merge, write). These tests pin that down, and run our discovery, merge and digest-tag
-logic on the real output. The referrers API path itself is only unit-tested with recorded
-answers: no registry with the API can be built here (see tests/unit/test_referrers_http.py).
+logic on the real output. The referrers API path runs against olareg in
+tests/integration/test_referrers_api.py.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from oci_promote.referrers import (
     list_tags,
     referrers_tag,
 )
+from oci_promote.referrers.discover import api_listing
 from oci_promote.referrers.http_answers import MAX_TAGS_PAGE
 from tests.unit.referrers_memory import MemoryRepo
 
@@ -28,6 +29,7 @@ INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 SPDX = "application/spdx+json"
 SIG = "application/vnd.example.signature"
+SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 
 
 def _image(repo: MemoryRepo, tag: str = "v1") -> Digest:
@@ -49,13 +51,15 @@ def _blob(seed: str) -> dict[str, Any]:
     }
 
 
-def _artifact(repo: MemoryRepo, subject: Digest | None, artifact_type: str, note: str = "") -> Digest:
+def _artifact(
+    repo: MemoryRepo, subject: Digest | None, artifact_type: str, note: str = "", *, layer: str | None = None
+) -> Digest:
     body: dict[str, Any] = {
         "schemaVersion": 2,
         "mediaType": MANIFEST,
         "artifactType": artifact_type,
         "config": _blob("x"),
-        "layers": [],
+        "layers": [{**_blob("layer"), "mediaType": layer}] if layer else [],
         "annotations": {"note": note},
     }
     if subject is not None:
@@ -146,17 +150,33 @@ def test_api_pages_are_followed_and_the_tag_schema_is_not_read() -> None:
 
 @pytest.mark.parametrize("server_filters", [True, False])
 def test_artifact_type_filter_locally_unless_the_registry_applied_it(server_filters: bool) -> None:
+    """api_listing: the spec's filter, asked of the registry, applied here unless it did."""
     repo = MemoryRepo(filters_applied=server_filters)
     image = _image(repo)
     sbom, sig = _artifact(repo, image, SPDX), _artifact(repo, image, SIG)
-    sig_on_sbom = _artifact(repo, sbom, SIG)
     _api(repo, image, [sbom] if server_filters else [sbom, sig])
+    listed = asyncio.run(api_listing(repo, image, frozenset({SPDX})))
+    assert isinstance(listed, tuple) and [d.digest for d in listed] == [sbom]
+    assert f"referrers {image} {SPDX} None" in repo.calls
+
+
+def test_the_walk_filters_by_the_type_rule_on_the_fetched_manifest() -> None:
+    """One rule, API or tag schema: the walk asks the API unfiltered and keeps what the type
+    rule keeps (a layer type counts, as for a cosign OCI 1.1 signature), never trusting the
+    listing's artifactType alone."""
+    repo = MemoryRepo()
+    image = _image(repo)
+    sbom, sig = _artifact(repo, image, SPDX), _artifact(repo, image, SIG)
+    sig_on_sbom = _artifact(repo, sbom, SIG)
+    signed = _artifact(repo, image, "application/vnd.dev.cosign.artifact.sig.v1+json", layer=SIMPLESIGNING)
+    _api(repo, image, [sbom, sig, signed])
     _api(repo, sbom, [sig_on_sbom])
     found = _run(repo, [image], artifact_types=frozenset({SPDX}))
     # the filter picks the image's own referrers; what hangs below them comes along
     assert [r.digest for r in found.referrers] == [sbom, sig_on_sbom]
-    assert f"referrers {image} {SPDX} None" in repo.calls
-    assert f"get {sig}" not in repo.calls  # filtered out from the listing, never fetched
+    assert f"referrers {image} None None" in repo.calls
+    by_layer = _run(repo, [image], artifact_types=frozenset({SIMPLESIGNING}))
+    assert [r.digest for r in by_layer.referrers] == [signed]
 
 
 def test_fallback_is_remembered_per_registry() -> None:
@@ -226,3 +246,42 @@ def test_list_tags_stops_on_a_repeated_page() -> None:
 
     assert asyncio.run(collect()) == ["a", "a"]
     assert repo.calls == [f"tags None {MAX_TAGS_PAGE}", f"tags mem://same {MAX_TAGS_PAGE}"]
+
+
+class _SlowRepo(MemoryRepo):
+    """Every manifest GET takes a moment; counts how many are in flight at once."""
+
+    in_flight: int = 0
+    most: int = 0
+
+    async def get_manifest(self, reference: str) -> StoredManifest | None:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(0.01)
+        self.in_flight -= 1
+        return await super().get_manifest(reference)
+
+
+def test_discovery_runs_concurrently_within_its_bound() -> None:
+    repo = _SlowRepo()
+    children = [_image(repo, f"c{n}") for n in range(6)]
+    for n, child in enumerate(children):
+        _tag_schema(repo, child, _artifact(repo, child, SPDX, f"a{n}"), _artifact(repo, child, SIG, f"s{n}"))
+    found = _run(repo, children, concurrency=3)
+    assert len(found.referrers) == 12
+    assert [r.subject for r in found.referrers] == [c for c in children for _ in range(2)]  # stable order
+    assert repo.most == 3
+
+
+def test_referrers_of_a_childs_referrer_are_walked_to_the_depth_limit() -> None:
+    repo = MemoryRepo()
+    top, child = _image(repo, "top"), _image(repo, "child")
+    att = _artifact(repo, child, SPDX)
+    sig = _artifact(repo, att, SIG, "on the attestation")
+    sig2 = _artifact(repo, sig, SIG, "on the signature")
+    _tag_schema(repo, child, att)
+    _tag_schema(repo, att, sig)
+    _tag_schema(repo, sig, sig2)
+    found = _run(repo, [top, child])
+    assert [(r.digest, r.depth) for r in found.referrers] == [(att, 1), (sig, 2), (sig2, 3)]
+    assert [r.digest for r in _run(repo, [top, child], max_depth=2).referrers] == [att, sig]

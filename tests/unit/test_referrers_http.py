@@ -1,8 +1,8 @@
 """Referrers API and tag list answers, read as data (recorded and hand-made answers).
 
-No registry with the referrers API can be built here (the Go module proxy refuses olareg and
-zot; ``crane registry serve`` does not enable ggcr's referrers support), so this is where the
-API path is tested: with answers shaped as the spec and real registries give them.
+Quirks no test registry shows (303s, HTML pages, ``Link`` pages) are tested here with
+answers shaped as the spec and real registries give them; the API itself runs against olareg
+in tests/integration/test_referrers_api.py.
 """
 
 from __future__ import annotations
@@ -132,3 +132,16 @@ def test_tag_pages() -> None:
         read_tags_answer(500, {}, b"", url)
     with pytest.raises(ReferrersListingError):
         read_tags_answer(200, {}, b"<html>", url)
+
+
+def test_an_index_with_null_manifests_is_an_empty_page() -> None:
+    """olareg v0.1.2 answers a subject without referrers with Go's nil slice (recorded answer);
+    that is "no referrers", not "no referrers API" (which would turn the API off for the whole
+    registry and lose every referrer found after it)."""
+    body = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":null}\n'
+    page = read_referrers_answer(200, {"Content-Type": INDEX}, body, URL)
+    assert isinstance(page, ReferrersPage) and page.descriptors == ()
+    without_type = b'{"schemaVersion":2,"manifests":null}'
+    assert isinstance(read_referrers_answer(200, {"Content-Type": INDEX}, without_type, URL), ReferrersPage)
+    not_an_index = b'{"manifests":null}'
+    assert isinstance(read_referrers_answer(200, {"Content-Type": INDEX}, not_an_index, URL), ApiUnavailable)

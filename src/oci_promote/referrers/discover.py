@@ -14,8 +14,18 @@ Order of questions per repository, chosen to keep a no-op re-run cheap:
 Every listed referrer is fetched by digest and hashed: the copy needs its bytes, and its
 ``artifactType`` is computed from them rather than trusted from a listing. The subjects are
 the image's top manifest and each child of an index; each referrer found becomes a subject
-in turn (a signature on an SBOM), down to ``max_depth``. A type filter applies to the
-image's own referrers; what hangs below a chosen referrer comes with it.
+in turn (a signature on an SBOM), down to ``max_depth``, whether its subject is the top
+manifest, an index child or another referrer. A type filter applies to the image's own
+referrers; what hangs below a chosen referrer comes with it.
+
+One type rule everywhere (:mod:`.artifact_types`): it is applied to the fetched manifest,
+never to a listing's ``artifactType``, so the API and the tag schema give the same answer
+(a cosign OCI 1.1 signature counts as simplesigning by its layer on both). The API is
+therefore asked without ``?artifactType=``; :func:`api_listing` can filter by the listing
+for a caller who wants exactly the spec's filter.
+
+Requests run concurrently, bounded (``DiscoveryOptions.concurrency``), one depth at a time;
+a source with many subjects (a wide index) or many referrers is not walked one GET at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +33,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
+import anyio
+
+from ..concurrency import Job, run_all
 from ..digest import Digest, compute
 from ..errors import DigestMismatchError
 from ..media import INDEX_TYPES
@@ -44,10 +57,13 @@ from .store import ReferrersReader
 
 @dataclass(frozen=True)
 class DiscoveryOptions:
-    #: Only referrers of these artifact types (empty: all); see :mod:`.types`.
+    #: Only referrers of these types (empty: all), by the rule of :mod:`.artifact_types`
+    #: (the manifest's artifactType or config type, and its layers' media types).
     artifact_types: frozenset[str] = frozenset()
     max_depth: int = 4
     digest_tags: bool = True
+    #: Requests in flight at once (listings and manifest fetches).
+    concurrency: int = 8
     tags_page_size: int = MAX_TAGS_PAGE
 
 
@@ -93,8 +109,10 @@ async def list_tags(reader: ReferrersReader, page_size: int = MAX_TAGS_PAGE) -> 
 async def api_listing(
     reader: ReferrersReader, subject: Digest, artifact_types: frozenset[str]
 ) -> tuple[ReferrerDescriptor, ...] | ApiUnavailable:
-    """All pages of the referrers API for one subject, filtered locally unless the registry
-    says (``OCI-Filters-Applied: artifactType``) that it filtered."""
+    """All pages of the referrers API for one subject; with ``artifact_types``, the spec's
+    filter (the listing's ``artifactType``): asked of the registry when there is one type,
+    and applied here unless the registry says (``OCI-Filters-Applied: artifactType``) that
+    it filtered."""
     ask = next(iter(artifact_types)) if len(artifact_types) == 1 else None
     found: list[ReferrerDescriptor] = []
     url: str | None = None
@@ -120,8 +138,13 @@ def _filtered(page: ReferrersPage, artifact_types: frozenset[str]) -> list[Refer
 
 
 class _Walk:
+    """Breadth first, one depth at a time; inside a depth every subject, listing and manifest
+    fetch runs concurrently (at most ``options.concurrency`` requests at once), and results
+    are merged in subject order, so the outcome does not depend on timing."""
+
     def __init__(self, reader: ReferrersReader, options: DiscoveryOptions, memory: ApiMemory) -> None:
         self.reader, self.options, self.memory = reader, options, memory
+        self.limiter = anyio.CapacityLimiter(max(1, options.concurrency))
         self.tags: set[str] = set()
         self.found: dict[tuple[Digest, str | None], Referrer] = {}
         self.skipped: list[str] = []
@@ -129,71 +152,81 @@ class _Walk:
 
     async def run(self, subjects: Sequence[Digest]) -> Discovery:
         self.tags = {t async for t in list_tags(self.reader, self.options.tags_page_size)}
-        queue = [(s, 1) for s in dict.fromkeys(subjects)]
+        level = list(dict.fromkeys(subjects))
         visited: set[Digest] = set()
-        while queue:
-            subject, depth = queue.pop(0)
-            if subject in visited or depth > self.options.max_depth:
-                continue
-            visited.add(subject)
-            for referrer in await self._referrers_of(subject, depth):
-                queue.append((referrer.digest, depth + 1))
+        depth = 1
+        while level and depth <= self.options.max_depth:
+            visited.update(level)
+            per_subject: list[list[Referrer]] = [[] for _ in level]
+            first = 0 if self._api_known() else 1  # one subject alone tells whether the API exists
+            if first:
+                await self._job(level[0], depth, per_subject, 0)()
+            jobs = (self._job(s, depth, per_subject, n) for n, s in enumerate(level) if n >= first)
+            await run_all(jobs)
+            following: list[Digest] = []
+            for candidates in per_subject:
+                for referrer in candidates:
+                    if self._add(referrer, self.options.artifact_types if depth == 1 else frozenset()):
+                        following.append(referrer.digest)
+            level = [d for d in dict.fromkeys(following) if d not in visited]
+            depth += 1
         return Discovery(tuple(self.found.values()), tuple(self.skipped), self.used_api)
 
-    async def _referrers_of(self, subject: Digest, depth: int) -> list[Referrer]:
-        wanted = self.options.artifact_types if depth == 1 else frozenset()
-        listed, how = await self._listing(subject, wanted)
-        new: list[Referrer] = []
-        for descriptor in listed:
-            got = await self._fetch(descriptor.digest, f"referrer {descriptor.digest} of {subject}")
-            if got is None:
-                continue
-            raw, media_type, facts = got
-            if facts.subject != subject:
-                self.skipped.append(f"{descriptor.digest} is listed for {subject} but its subject is not")
-                continue
-            new += self._add(
-                Referrer(
-                    subject,
-                    descriptor_for_manifest(raw, media_type),
-                    how,
-                    None,
-                    depth,
-                    facts.layer_types,
-                    raw,
-                ),
-                wanted,
-            )
-        if self.options.digest_tags:
-            for tag in digest_tags_for(subject, self.tags):
-                got = await self._fetch(tag, f"digest tag {tag}")
-                if got is not None:
-                    raw, media_type, facts = got
-                    referrer = Referrer(
-                        subject,
-                        descriptor_for_manifest(raw, media_type),
-                        "digest-tag",
-                        tag,
-                        depth,
-                        facts.layer_types,
-                        raw,
-                    )
-                    new += self._add(referrer, wanted)
-        return new
+    def _api_known(self) -> bool:
+        return self.used_api or self.memory.knows_absent(self.reader.registry_key)
 
-    def _add(self, referrer: Referrer, wanted: frozenset[str]) -> list[Referrer]:
+    def _job(self, subject: Digest, depth: int, out: list[list[Referrer]], n: int) -> Job:
+        async def run() -> None:
+            out[n] = await self._referrers_of(subject, depth)
+
+        return run
+
+    async def _referrers_of(self, subject: Digest, depth: int) -> list[Referrer]:
+        """Every referrer of ``subject`` (unfiltered: :meth:`_add` applies the type rule)."""
+        listed, how = await self._listing(subject)
+        wanted: list[tuple[Digest | str, How, str]] = [
+            (d.digest, how, f"referrer {d.digest} of {subject}") for d in listed
+        ]
+        if self.options.digest_tags:
+            wanted += [
+                (tag, "digest-tag", f"digest tag {tag}") for tag in digest_tags_for(subject, self.tags)
+            ]
+        got: list[tuple[bytes, str, ManifestFacts] | None] = [None] * len(wanted)
+
+        def fetch(n: int, reference: Digest | str, what: str) -> Job:
+            async def run() -> None:
+                got[n] = await self._fetch(reference, what)
+
+            return run
+
+        await run_all(fetch(n, reference, what) for n, (reference, _, what) in enumerate(wanted))
+        out: list[Referrer] = []
+        for (reference, found_as, _), fetched in zip(wanted, got, strict=True):
+            if fetched is None:
+                continue
+            raw, media_type, facts = fetched
+            tag = reference if isinstance(reference, str) else None
+            if tag is None and facts.subject != subject:
+                self.skipped.append(f"{reference} is listed for {subject} but its subject is not")
+                continue
+            descriptor = descriptor_for_manifest(raw, media_type)
+            out.append(Referrer(subject, descriptor, found_as, tag, depth, facts.layer_types, raw))
+        return out
+
+    def _add(self, referrer: Referrer, wanted: frozenset[str]) -> bool:
         key = (referrer.digest, referrer.tag)
         if key in self.found or not matches(referrer, wanted):
-            return []
+            return False
         self.found[key] = referrer
-        return [referrer]
+        return True
 
-    async def _listing(
-        self, subject: Digest, wanted: frozenset[str]
-    ) -> tuple[tuple[ReferrerDescriptor, ...], How]:
+    async def _listing(self, subject: Digest) -> tuple[tuple[ReferrerDescriptor, ...], How]:
+        """The API's listing, asked without ``artifactType``: a listing's type is a hint, the
+        type rule (:mod:`.artifact_types`) needs the manifest; else the tag schema index."""
         registry = self.reader.registry_key
         if not self.memory.knows_absent(registry):
-            answer = await api_listing(self.reader, subject, wanted)
+            async with self.limiter:
+                answer = await api_listing(self.reader, subject, frozenset())
             if not isinstance(answer, ApiUnavailable):
                 self.used_api = True
                 return answer, "api"
@@ -201,7 +234,8 @@ class _Walk:
         tag = referrers_tag(subject)
         if tag not in self.tags:
             return (), "tag-schema"
-        stored = await self.reader.get_manifest(tag)
+        async with self.limiter:
+            stored = await self.reader.get_manifest(tag)
         if stored is None:
             return (), "tag-schema"
         body = load_json_object(stored.raw, f"referrers index {tag}")
@@ -213,7 +247,8 @@ class _Walk:
         return tuple(d for d in map(parse_index_descriptor, listed) if d is not None), "tag-schema"
 
     async def _fetch(self, reference: Digest | str, what: str) -> tuple[bytes, str, ManifestFacts] | None:
-        stored = await self.reader.get_manifest(str(reference))
+        async with self.limiter:
+            stored = await self.reader.get_manifest(str(reference))
         if stored is None:
             self.skipped.append(f"{what} is listed but its manifest is missing")
             return None

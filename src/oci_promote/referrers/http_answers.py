@@ -103,14 +103,23 @@ def read_referrers_answer(
         parsed = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         return ApiUnavailable("referrers API answered 200 with a body that is not JSON")
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("manifests"), list):
+    if not isinstance(parsed, dict) or not _lists_manifests(parsed):
         return ApiUnavailable("referrers API answered 200 with a body that is not an image index")
     media_type = parsed.get("mediaType")
     if media_type is not None and media_type != OCI_INDEX:
         return ApiUnavailable(f"referrers API answered 200 with a {media_type!r} body")
-    descriptors = tuple(d for d in map(parse_index_descriptor, parsed["manifests"]) if d is not None)
+    descriptors = tuple(d for d in map(parse_index_descriptor, parsed["manifests"] or []) if d is not None)
     applied = {f.strip().lower() for f in (header(headers, "OCI-Filters-Applied") or "").split(",")}
     return ReferrersPage(descriptors, next_link(headers, request_url), "artifacttype" in applied)
+
+
+def _lists_manifests(parsed: dict[str, object]) -> bool:
+    """A list of manifests; or ``null`` in what says it is an index (olareg v0.1.2 answers Go's
+    nil slice for a subject without referrers: an empty list, not a missing API)."""
+    manifests = parsed.get("manifests", ())
+    if isinstance(manifests, list):
+        return True
+    return manifests is None and (parsed.get("mediaType") == OCI_INDEX or parsed.get("schemaVersion") == 2)
 
 
 def read_tags_answer(status: int, headers: Mapping[str, str], body: bytes, request_url: str) -> TagPage:

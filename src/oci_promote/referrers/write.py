@@ -1,0 +1,163 @@
+"""Write each destination's referrers (the executor's ``before_tags`` step).
+
+Blobs, manifests by digest, indexes, digest tags: in this order, after the image's
+manifests and before any of its tags, so a tag never shows up at a destination without
+the signatures the source had. Within each step the writes go out together: over a slow
+link every sequential write is a round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+
+from ..concurrency import Job, run_all
+from ..digest import Digest, compute
+from ..errors import DigestMismatchError, ManifestError, PromoteError
+from ..execute import NOTHING_MOVED, Target, verified_blob
+from ..graph import load_child
+from ..media import Descriptor, parse_manifest
+from ..storage import Storage
+from .adapter import StorageReferrers
+from .carry import DestinationReferrers
+from .digest_tags import TagAction
+from .index_merge import update_referrers_index
+from .model import Referrer
+from .naming import referrers_tag
+
+log = logging.getLogger("oci_promote")
+#: How deep indexes may nest inside one referrer (an index of indexes of manifests is 2).
+MAX_NESTING = 4
+
+
+async def write_destination(source: Storage, plan: DestinationReferrers) -> None:
+    """Blobs, manifests by digest, indexes, digest tags: in this order, before any image tag.
+
+    Within each step the writes go out together (manifests depth by depth, so a signature
+    on an SBOM follows the SBOM): over a slow link each sequential write is a round trip."""
+    destination = plan.storage
+    mount = destination.can_mount_from(source)
+    contents = {r.digest: r for r in [*plan.manifests, *(r for r, _ in plan.tags)]}
+    await run_all(_content_job(source, destination, r, mount) for r in contents.values())
+    for depth in sorted({r.depth for r in plan.manifests}):
+        await run_all(_manifest_job(destination, r) for r in plan.manifests if r.depth == depth)
+    writer = StorageReferrers(destination)
+    # indexes and digest tags name manifests that are all there now: they go out together
+    indexes = () if destination.indexes_referrers else plan.indexes  # else it lists them itself
+    await run_all(
+        [
+            *(_index_job(source, writer, plan, subject) for subject in indexes),
+            *(_digest_tag_job(writer, r, action) for r, action in plan.tags),
+        ]
+    )
+    # how the destination lists them now: itself (OCI-Subject), or by the index just written
+    indexed = {str(subject) for subject in plan.indexes}
+    for entry in plan.entries:
+        if entry.how != "digest-tag" and (destination.indexes_referrers or entry.subject in indexed):
+            entry.how = "api" if destination.indexes_referrers else "tag-schema"
+
+
+def _content_job(source: Storage, destination: Storage, r: Referrer, mount: bool) -> Job:
+    async def run() -> None:
+        await _copy_content(source, destination, r.manifest, r.descriptor.media_type, mount, depth=0)
+
+    return run
+
+
+def _manifest_job(destination: Storage, r: Referrer) -> Job:
+    async def run() -> None:
+        echoed = await destination.put_manifest(str(r.digest), r.manifest, r.descriptor.media_type)
+        if echoed and echoed != str(r.digest):
+            raise DigestMismatchError(
+                f"{destination.description}: the registry stored referrer {r.digest} as {echoed}",
+                expected=str(r.digest),
+                got=echoed,
+            )
+        log.info(
+            "pushed referrer %s (%s) to %s",
+            r.digest.short,
+            r.descriptor.artifact_type,
+            destination.description,
+        )
+
+    return run
+
+
+def _index_job(source: Storage, writer: StorageReferrers, plan: DestinationReferrers, subject: Digest) -> Job:
+    async def run() -> None:
+        # A destination without an index gets the source's own bytes when they list exactly
+        # ours, so both registries serve the same index (same digest).
+        template = None
+        if subject in plan.new_indexes:
+            found = await StorageReferrers(source).get_manifest(referrers_tag(subject))
+            template = found.raw if found else None
+        update = await update_referrers_index(writer, subject, plan.indexes[subject], template=template)
+        log.info(
+            "%s: referrers index %s lists %d more", writer.storage.description, update.tag, len(update.added)
+        )
+
+    return run
+
+
+def _digest_tag_job(writer: StorageReferrers, r: Referrer, action: TagAction) -> Job:
+    async def run() -> None:
+        assert r.tag is not None and action.manifest is not None
+        if action.config is not None:
+            await writer.put_blob(compute(action.config), action.config)
+        await writer.storage.put_manifest(r.tag, action.manifest, action.media_type)
+        log.info(
+            "%s: digest tag %s: %s (%s)", writer.storage.description, r.tag, action.action, action.reason
+        )
+
+    return run
+
+
+async def _copy_content(
+    source: Storage, destination: Storage, raw: bytes, media_type: str, mount: bool, *, depth: int
+) -> None:
+    """What a referrer manifest needs at the destination before it: its blobs, and for a
+    referrer that is an index, its child manifests (by digest, bytes verified) first."""
+    manifest = parse_manifest(raw, declared=media_type)
+    if depth > MAX_NESTING:
+        raise ManifestError(f"referrer {manifest.digest} nests indexes deeper than {MAX_NESTING}")
+    for child in manifest.children:
+        if await destination.has_manifest(str(child.digest)):
+            continue
+        loaded = await load_child(source, child, source.description)
+        await _copy_content(source, destination, loaded.raw, loaded.media_type, mount, depth=depth + 1)
+        await destination.put_manifest(str(child.digest), loaded.raw, loaded.media_type, child=True)
+
+    def blob_job(blob: Descriptor) -> Job:
+        async def run() -> None:
+            if await destination.has_blob(blob.digest):
+                return
+            body = partial(verified_blob, source, blob, _quiet)
+            await destination.put_blob(blob, body, mount_from=source if mount else None)
+
+        return run
+
+    await run_all(blob_job(b) for b in {b.digest: b for b in manifest.blobs if not b.is_foreign}.values())
+
+
+def _quiet(sent: int) -> None:
+    """Referrer blobs are small: no progress events for them."""
+
+
+def write_all(source: Storage, carried: Sequence[tuple[Target, DestinationReferrers]]) -> Job:
+    """The executor's `before_tags` step: every destination's referrers, concurrently."""
+
+    def at(target: Target, plan: DestinationReferrers) -> Job:
+        async def run() -> None:
+            try:
+                await write_destination(source, plan)
+            except PromoteError as e:
+                e.add_context(f"destination {target.label}", NOTHING_MOVED)
+                raise
+
+        return run
+
+    async def run() -> None:
+        await run_all(at(t, c) for t, c in carried if c.writes)
+
+    return run
