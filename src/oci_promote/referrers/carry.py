@@ -109,9 +109,9 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     A destination with the referrers API is asked through it (one GET per subject): what it
     lists is there, and no tag schema index is planned unless a referrer must be pushed (in
     case its PUT then gets no ``OCI-Subject``). So a no-op re-run writes nothing there.
-    The reads go out together (the first subject's API probe with every tag schema index and
-    digest tag, then the other subjects' API listings, then every unlisted manifest): over a
-    slow link each sequential read is a round trip."""
+    The reads go out together, three round trips at most whatever the count: the first
+    subject's API probe with every digest tag; the other subjects' API listings, or (no API)
+    every tag schema index; then every manifest none of them lists."""
     plan = DestinationReferrers(destination)
     reader = StorageReferrers(destination)
     by_subject: dict[Digest, list[Referrer]] = {}
@@ -136,11 +136,16 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
 
         return run
 
-    tags = {*(referrers_tag(s) for s in subjects), *(r.tag for r in tagged if r.tag)}
-    # the first subject's listing alone finds out whether the API exists (asked once)
+    # The first subject's listing finds out whether the API exists (asked once), with the
+    # digest tags; then either the other subjects' listings or every tag schema index.
     first = [listing(subjects[0])] if subjects else []
-    await run_all([*first, *(read(t) for t in tags)])
-    await run_all(listing(s) for s in subjects[1:])
+    await run_all([*first, *(read(r.tag) for r in tagged if r.tag)])
+    api = bool(subjects) and listings[subjects[0]][1] == "api"
+    if api:
+        await run_all(listing(s) for s in subjects[1:])
+    else:
+        listings.update((s, (set(), "tag-schema")) for s in subjects)
+        await run_all(read(referrers_tag(s)) for s in subjects)
     for subject, group in by_subject.items():
         ours = list({r.digest: r.descriptor for r in group}.values())
         listed, how = listings[subject]

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Sequence
 from functools import partial
 
+import anyio
+
 from ..concurrency import Job, run_all
 from ..digest import Digest, compute
 from ..errors import DigestMismatchError, ManifestError, PromoteError
@@ -39,7 +41,8 @@ async def write_destination(source: Storage, plan: DestinationReferrers) -> None
     destination = plan.storage
     mount = destination.can_mount_from(source)
     contents = {r.digest: r for r in [*plan.manifests, *(r for r, _ in plan.tags)]}
-    await run_all(_content_job(source, destination, r, mount) for r in contents.values())
+    claimed: dict[Digest, anyio.Event] = {}  # a blob shared by referrers goes up once
+    await run_all(_content_job(source, destination, r, mount, claimed) for r in contents.values())
     for depth in sorted({r.depth for r in plan.manifests}):
         await run_all(_manifest_job(destination, r) for r in plan.manifests if r.depth == depth)
     writer = StorageReferrers(destination)
@@ -58,9 +61,11 @@ async def write_destination(source: Storage, plan: DestinationReferrers) -> None
             entry.how = "api" if destination.indexes_referrers else "tag-schema"
 
 
-def _content_job(source: Storage, destination: Storage, r: Referrer, mount: bool) -> Job:
+def _content_job(
+    source: Storage, destination: Storage, r: Referrer, mount: bool, claimed: dict[Digest, anyio.Event]
+) -> Job:
     async def run() -> None:
-        await _copy_content(source, destination, r.manifest, r.descriptor.media_type, mount, depth=0)
+        await _copy_content(source, destination, r.manifest, r.descriptor.media_type, mount, claimed, depth=0)
 
     return run
 
@@ -114,7 +119,14 @@ def _digest_tag_job(writer: StorageReferrers, r: Referrer, action: TagAction) ->
 
 
 async def _copy_content(
-    source: Storage, destination: Storage, raw: bytes, media_type: str, mount: bool, *, depth: int
+    source: Storage,
+    destination: Storage,
+    raw: bytes,
+    media_type: str,
+    mount: bool,
+    claimed: dict[Digest, anyio.Event],
+    *,
+    depth: int,
 ) -> None:
     """What a referrer manifest needs at the destination before it: its blobs, and for a
     referrer that is an index, its child manifests (by digest, bytes verified) first."""
@@ -125,15 +137,23 @@ async def _copy_content(
         if await destination.has_manifest(str(child.digest)):
             continue
         loaded = await load_child(source, child, source.description)
-        await _copy_content(source, destination, loaded.raw, loaded.media_type, mount, depth=depth + 1)
+        await _copy_content(
+            source, destination, loaded.raw, loaded.media_type, mount, claimed, depth=depth + 1
+        )
         await destination.put_manifest(str(child.digest), loaded.raw, loaded.media_type, child=True)
 
     def blob_job(blob: Descriptor) -> Job:
         async def run() -> None:
-            if await destination.has_blob(blob.digest):
+            if blob.digest in claimed:  # another referrer's job sends it: wait for it
+                await claimed[blob.digest].wait()
                 return
-            body = partial(verified_blob, source, blob, _quiet)
-            await destination.put_blob(blob, body, mount_from=source if mount else None)
+            claimed[blob.digest] = done = anyio.Event()
+            try:
+                if not await destination.has_blob(blob.digest):
+                    body = partial(verified_blob, source, blob, _quiet)
+                    await destination.put_blob(blob, body, mount_from=source if mount else None)
+            finally:
+                done.set()
 
         return run
 
