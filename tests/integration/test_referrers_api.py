@@ -499,3 +499,19 @@ def test_a_refused_referrer_at_one_destination_moves_no_tag_anywhere(
     assert (
         get_manifest(registry, "prod/app", "v1") is None and get_manifest(olareg2, "prod/app", "v1") is None
     )
+
+
+def test_referrers_of_one_subject_are_pushed_one_after_another_to_an_api_registry(
+    olareg_registry: OlaregRegistry, olareg2: OlaregRegistry, world: SigningWorld
+) -> None:
+    """olareg v0.1.2 updates a subject's referrers list by read-modify-write without a lock:
+    two overlapping PUTs of referrers of one subject lost one of them (a flaky third of runs
+    when they went out together). Five images with five referrers each, every one listed."""
+    for n in range(5):
+        image = push_image(olareg_registry, f"many{n}", "v1")
+        sent = {
+            world.oras_attach(image.ref, f"application/vnd.example.{k}", str(k))["digest"] for k in range(5)
+        }
+        oci_promote.copy(f"{olareg_registry.host}/many{n}:v1", [f"{olareg2.host}/prod/many{n}:v1"])
+        answer = httpx.get(f"{olareg2.url}/v2/prod/many{n}/referrers/{image.digest}")
+        assert {m["digest"] for m in answer.json()["manifests"]} == sent

@@ -96,6 +96,8 @@ class DestinationReferrers:
     entries: list[ReferrerCopy] = field(default_factory=list)
     #: Subjects whose index the destination does not have at all.
     new_indexes: set[Digest] = field(default_factory=set)
+    #: The destination answered its referrers API (then it indexes each referrer PUT itself).
+    api: bool = False
 
     @property
     def writes(self) -> bool:
@@ -140,7 +142,7 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     # digest tags; then either the other subjects' listings or every tag schema index.
     first = [listing(subjects[0])] if subjects else []
     await run_all([*first, *(read(r.tag) for r in tagged if r.tag)])
-    api = bool(subjects) and listings[subjects[0]][1] == "api"
+    api = plan.api = bool(subjects) and listings[subjects[0]][1] == "api"
     if api:
         await run_all(listing(s) for s in subjects[1:])
     else:

@@ -44,7 +44,8 @@ async def write_destination(source: Storage, plan: DestinationReferrers) -> None
     claimed: dict[Digest, anyio.Event] = {}  # a blob shared by referrers goes up once
     await run_all(_content_job(source, destination, r, mount, claimed) for r in contents.values())
     for depth in sorted({r.depth for r in plan.manifests}):
-        await run_all(_manifest_job(destination, r) for r in plan.manifests if r.depth == depth)
+        level = [r for r in plan.manifests if r.depth == depth]
+        await run_all(_manifests_job(destination, rs) for rs in _batches(level, by_subject=plan.api))
     writer = StorageReferrers(destination)
     # indexes and digest tags name manifests that are all there now: they go out together
     indexes = () if destination.indexes_referrers else plan.indexes  # else it lists them itself
@@ -70,23 +71,37 @@ def _content_job(
     return run
 
 
-def _manifest_job(destination: Storage, r: Referrer) -> Job:
+def _batches(level: Sequence[Referrer], *, by_subject: bool) -> list[list[Referrer]]:
+    """Referrers to PUT one after another: with the referrers API, those of one subject (the
+    registry updates that subject's list on each PUT, and olareg v0.1.2, for one, loses an
+    entry when two such PUTs overlap); otherwise each alone, all at once."""
+    if not by_subject:
+        return [[r] for r in level]
+    groups: dict[Digest, list[Referrer]] = {}
+    for r in level:
+        groups.setdefault(r.subject, []).append(r)
+    return list(groups.values())
+
+
+def _manifests_job(destination: Storage, referrers: Sequence[Referrer]) -> Job:
     async def run() -> None:
-        echoed = await destination.put_manifest(str(r.digest), r.manifest, r.descriptor.media_type)
-        if echoed and echoed != str(r.digest):
-            raise DigestMismatchError(
-                f"{destination.description}: the registry stored referrer {r.digest} as {echoed}",
-                expected=str(r.digest),
-                got=echoed,
-            )
-        log.info(
-            "pushed referrer %s (%s) to %s",
-            r.digest.short,
-            r.descriptor.artifact_type,
-            destination.description,
-        )
+        for r in referrers:
+            await _put_manifest(destination, r)
 
     return run
+
+
+async def _put_manifest(destination: Storage, r: Referrer) -> None:
+    echoed = await destination.put_manifest(str(r.digest), r.manifest, r.descriptor.media_type)
+    if echoed and echoed != str(r.digest):
+        raise DigestMismatchError(
+            f"{destination.description}: the registry stored referrer {r.digest} as {echoed}",
+            expected=str(r.digest),
+            got=echoed,
+        )
+    log.info(
+        "pushed referrer %s (%s) to %s", r.digest.short, r.descriptor.artifact_type, destination.description
+    )
 
 
 def _index_job(source: Storage, writer: StorageReferrers, plan: DestinationReferrers, subject: Digest) -> Job:
