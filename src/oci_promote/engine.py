@@ -22,7 +22,7 @@ from .forensics.mismatch import explain_mismatch
 from .graph import ImageGraph, load_graph, load_top
 from .inventory import take_inventory
 from .later import Later
-from .media import Manifest
+from .media import INDEX_TYPES, Manifest
 from .options import DEFAULT_JOBS
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
 from .referrers.carry import ReferrerOptions, find_referrers, plan_all
@@ -107,12 +107,16 @@ async def run_copy(
     loaded = Later[ImageGraph]()
     found: Found = ()
 
-    async def load() -> None:
-        # the child manifests, then their referrers, while the destinations are asked what they hold
+    async def load_images() -> None:
+        loaded.set(await load_graph(source.storage, top, where, include_foreign=include_foreign_layers))
+
+    async def find() -> None:
+        # the referrers, while the child manifests load and the destinations are asked what
+        # they hold: a plain index names every subject itself, a nested one once it is read
         nonlocal found
-        graph = await load_graph(source.storage, top, where, include_foreign=include_foreign_layers)
-        loaded.set(graph)
-        subjects = [digest, *(c.digest for c in graph.children)]
+        nested = any(c.media_type in INDEX_TYPES for c in top.children)
+        children = (await loaded.get()).children if nested else top.children
+        subjects = [digest, *(c.digest for c in children)]
         found = await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
 
     planned = Later[Plan]()
@@ -120,7 +124,7 @@ async def run_copy(
     async def inventory_and_plan() -> None:
         planned.set(await _plan(digest, loaded.get, read, targets, tags_now, limiter, protect))
 
-    await run_all([load] if gate else [load, inventory_and_plan])
+    await run_all([load_images, find] if gate else [load_images, find, inventory_and_plan])
     if gate:
         await inventory_and_plan()
     graph = await loaded.get()

@@ -149,10 +149,20 @@ class _Walk:
         self.found: dict[tuple[Digest, str | None], Referrer] = {}
         self.skipped: list[str] = []
         self.used_api = False
+        #: API answers already asked for (the first subject's, asked with the tag listing).
+        self.probed: dict[Digest, tuple[ReferrerDescriptor, ...] | ApiUnavailable] = {}
 
     async def run(self, subjects: Sequence[Digest]) -> Discovery:
-        self.tags = {t async for t in list_tags(self.reader, self.options.tags_page_size)}
         level = list(dict.fromkeys(subjects))
+
+        async def tags() -> None:
+            self.tags = {t async for t in list_tags(self.reader, self.options.tags_page_size)}
+
+        async def probe() -> None:  # the first subject's API listing, while the tags are listed
+            if level and not self.memory.knows_absent(self.reader.registry_key):
+                self.probed[level[0]] = await api_listing(self.reader, level[0], frozenset())
+
+        await run_all([tags, probe])
         visited: set[Digest] = set()
         depth = 1
         while level and depth <= self.options.max_depth:
@@ -225,8 +235,10 @@ class _Walk:
         type rule (:mod:`.artifact_types`) needs the manifest; else the tag schema index."""
         registry = self.reader.registry_key
         if not self.memory.knows_absent(registry):
-            async with self.limiter:
-                answer = await api_listing(self.reader, subject, frozenset())
+            answer = self.probed.pop(subject, None)
+            if answer is None:
+                async with self.limiter:
+                    answer = await api_listing(self.reader, subject, frozenset())
             if not isinstance(answer, ApiUnavailable):
                 self.used_api = True
                 return answer, "api"
