@@ -7,7 +7,7 @@ import textwrap
 from importlib.metadata import PackageNotFoundError, version
 
 from . import cli_diff
-from .settings import ENV_PREFIX, Settings
+from .settings import ENV_PREFIX, Settings, env_name
 
 _CREDS_HELP = (
     "USER:PASSWORD for the {role} registry; or set {env}CREDS, or {env}USERNAME and "
@@ -50,14 +50,10 @@ ENV_HELP = {
 }
 
 
-def env_name(field: str) -> str:
-    return ENV_PREFIX + field.upper()
-
-
 def env_epilog() -> str:
     """Every variable the CLI reads, from the settings model itself, so none goes undocumented."""
     lines = ["environment (names only are logged when one is used; a flag wins over its variable):"]
-    for field in Settings.model_fields:
+    for field in Settings.field_names():
         lines.append(f"  {env_name(field):<36} {ENV_HELP.get(field, field.replace('_', ' '))}")
     return "\n".join(lines)
 
