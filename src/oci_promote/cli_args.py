@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Sequence
+from typing import Any
 
 from . import cli_diff
 from .settings import ENV_PREFIX, Settings, env_name
@@ -59,10 +60,27 @@ def env_epilog() -> str:
 
 
 def _version() -> str:
+    # importlib.metadata (zipfile, email, ...) costs more start-up than argparse: only for --version.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("oci-promote")
     except PackageNotFoundError:
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: the installed version, looked up only when asked for."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
 
 
 def _verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
@@ -138,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     _verbosity(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     copy = sub.add_parser(
