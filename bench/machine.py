@@ -22,7 +22,7 @@ from tests.harness.peers import peer_binary
 IMPORT_PROBES = (
     "pass",
     "import asyncio, httpx",
-    "import asyncio, httpx, pydantic_settings",
+    "import asyncio, httpx, anyio",
     # cli.py itself imports only the standard library (signals first); the run imports the rest.
     "import oci_promote.cli_run",
 )

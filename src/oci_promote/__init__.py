@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
     from .reference import Reference, parse_reference
     from .result import CopyResult, DestinationResult
+    from .secret import Secret
 
 _HOMES = {
     "api": ("copy", "copy_async", "resolve_digest", "resolve_digest_async"),
@@ -89,6 +90,7 @@ _HOMES = {
     "options": ("ConnectOptions", "CopyOptions", "CredentialProvider", "copy_options"),
     "reference": ("Reference", "parse_reference"),
     "result": ("CopyResult", "DestinationResult"),
+    "secret": ("Secret",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -132,6 +134,7 @@ __all__ = [
     "ProtectedTagError",
     "Reference",
     "RegistryError",
+    "Secret",
     "SourceResolved",
     "TagMoved",
     "TransportError",

@@ -2,8 +2,8 @@
 
 Exit status: 0 success, 1 a failed copy or a mismatch, 2 bad usage or input,
 130 interrupted (SIGINT), 143 terminated (SIGTERM). An expected failure is one
-line, never a traceback: Ctrl-C or SIGTERM during start-up (importing httpx and
-pydantic takes a while) included, which is why this module imports only the
+line, never a traceback: Ctrl-C or SIGTERM during start-up (importing httpx takes
+a while) included, which is why this module imports only the
 standard library until the signal handlers are in place.
 """
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Sequence
+from typing import Any
 
 from . import cli_diff
-from .settings import ENV_PREFIX, Settings
+from .settings import ENV_PREFIX, Settings, env_name
 
 _CREDS_HELP = (
     "USER:PASSWORD for the {role} registry; or set {env}CREDS, or {env}USERNAME and "
@@ -50,23 +51,36 @@ ENV_HELP = {
 }
 
 
-def env_name(field: str) -> str:
-    return ENV_PREFIX + field.upper()
-
-
 def env_epilog() -> str:
     """Every variable the CLI reads, from the settings model itself, so none goes undocumented."""
     lines = ["environment (names only are logged when one is used; a flag wins over its variable):"]
-    for field in Settings.model_fields:
+    for field in Settings.field_names():
         lines.append(f"  {env_name(field):<36} {ENV_HELP.get(field, field.replace('_', ' '))}")
     return "\n".join(lines)
 
 
 def _version() -> str:
+    # importlib.metadata (zipfile, email, ...) costs more start-up than argparse: only for --version.
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("oci-promote")
     except PackageNotFoundError:
         return "unknown"
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: the installed version, looked up only when asked for."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
 
 
 def _verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
@@ -142,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0, help="show the version and exit")
     _verbosity(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     copy = sub.add_parser(

@@ -17,18 +17,16 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
-
 from . import cli_diff
 from .api import copy_async, resolve_digest_async
 from .cli import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
-from .cli_args import build_parser, env_name
+from .cli_args import build_parser
 from .cli_progress import Observer
 from .errors import AuthenticationError, ManifestError, PromoteError, UsageError
 from .present import summary_line
 from .reference import parse_reference
 from .result import CopyResult
-from .settings import Settings
+from .settings import Settings, env_name
 from .transport import use_large_reads
 
 log = logging.getLogger("oci_promote")
@@ -37,13 +35,13 @@ T = TypeVar("T")
 
 def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
     """Flags first, then `OCI_PROMOTE_*`; logs which settings the environment supplied (names only)."""
-    fields = set(Settings.model_fields)
-    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    names = Settings.field_names()
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k in names and v is not None}
     present = {name.upper() for name in (os.environ if environ is None else environ)}
-    from_env = [env_name(f) for f in Settings.model_fields if f not in given and env_name(f) in present]
+    from_env = [env_name(f) for f in names if f not in given and env_name(f) in present]
     if from_env:
         log.info("settings from the environment: %s", ", ".join(from_env))
-    settings = Settings(**given)
+    settings = Settings.read(given, environ)
     if settings.docker_config is not None and not settings.docker_config.exists():
         where = "--docker-config" if "docker_config" in given else env_name("docker_config")
         raise UsageError(f"{where}: no such file or directory: {settings.docker_config}")
@@ -137,11 +135,6 @@ def _fail(code: int, message: str, as_json: bool, moved: Sequence[str]) -> int:
     return code
 
 
-def _validation_line(e: ValidationError) -> str:
-    problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'input'}: {err['msg']}" for err in e.errors())
-    return f"oci-promote: error: {problems}"
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     # The objects made by importing live until exit: keep the cyclic GC from walking them
     # again in every full collection and at exit (about 40 ms of a short copy).
@@ -175,8 +168,6 @@ def run(argv: Sequence[str] | None = None) -> int:
     except PromoteError as e:
         line = _explain(e, settings) if settings is not None else str(e)
         return _fail(e.exit_code, f"oci-promote: error: {line}", as_json, observer.tags_moved)
-    except ValidationError as e:
-        return _fail(2, _validation_line(e), as_json, observer.tags_moved)
     except Interrupted as e:
         return _fail(e.exit_code, interrupted_line(e.signum), as_json, observer.tags_moved)
     return 0

@@ -2,7 +2,7 @@
 
 People already run `docker login` (or a cloud helper), so we read the same config the
 same way the docker CLI does instead of asking for secrets twice. Secrets live only in
-SecretStr and never reach an error message.
+`Secret` and never reach an error message.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
-
 from .errors import CredentialsError
 from .reference import DOCKER_HUB, normalise_registry_host
+from .secret import Secret
 
 TOKEN_USERNAME = "<token>"
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
@@ -33,7 +32,7 @@ class Credential:
     """A username and password; with username "<token>" the password is an identity token."""
 
     username: str
-    password: SecretStr
+    password: Secret
 
     @property
     def is_identity_token(self) -> bool:
@@ -54,7 +53,7 @@ def parse_user_password(text: str, *, what: str) -> Credential:
         raise CredentialsError(f"{what} must be USER:PASSWORD, but the user is empty")
     if not password:
         raise CredentialsError(f"{what} must be USER:PASSWORD, but the password is empty")
-    return Credential(username, SecretStr(password))
+    return Credential(username, Secret(password))
 
 
 def docker_config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -144,7 +143,7 @@ def _from_auth_entry(entry: object, key: str, path: Path) -> Credential | None:
         raise CredentialsError(f"Docker config {path}: auths[{key!r}] is not a JSON object")
     token = entry.get("identitytoken")
     if isinstance(token, str) and token:
-        return Credential(TOKEN_USERNAME, SecretStr(token))
+        return Credential(TOKEN_USERNAME, Secret(token))
     auth = entry.get("auth")
     if isinstance(auth, str) and auth:
         return _usable(*_decode_auth(auth, key, path))
@@ -153,7 +152,7 @@ def _from_auth_entry(entry: object, key: str, path: Path) -> Credential | None:
 
 def _usable(username: object, password: object) -> Credential | None:
     if isinstance(username, str) and username and isinstance(password, str) and password:
-        return Credential(username, SecretStr(password))
+        return Credential(username, Secret(password))
     return None
 
 
@@ -219,4 +218,4 @@ def _parse_helper_answer(stdout: str, program: str, host: str) -> Credential | N
     username, secret = answer.get("Username"), answer.get("Secret")
     if not isinstance(username, str) or not isinstance(secret, str):
         raise CredentialsError(f"credential helper {program} gave malformed output for {host}")
-    return Credential(username, SecretStr(secret)) if secret else None
+    return Credential(username, Secret(secret)) if secret else None

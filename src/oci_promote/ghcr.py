@@ -6,10 +6,9 @@ explicit credentials and the Docker config. The Action passes this one.
 
 from __future__ import annotations
 
-from pydantic import SecretStr
-
 from .credentials import Credential
 from .options import CredentialProvider
+from .secret import Secret
 
 #: GitHub's registry, where the Action's `github-token` is the credential of last resort.
 GHCR = "ghcr.io"
@@ -19,7 +18,7 @@ GHCR = "ghcr.io"
 GITHUB_TOKEN_USERNAME = "x-access-token"
 
 
-def github_token_provider(token: SecretStr | None) -> CredentialProvider | None:
+def github_token_provider(token: Secret | None) -> CredentialProvider | None:
     """The token as ghcr.io's credential; nothing for any other registry."""
     if token is None or not token.get_secret_value():
         return None

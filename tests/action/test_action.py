@@ -181,7 +181,7 @@ def test_type_errors_are_named_without_echoing_values(
     errors = {e.properties["title"]: e.message for e in run.annotations("error")}
     assert set(errors) == {"Invalid input: dry-run", "Invalid input: jobs"}
     assert "maybe" not in errors["Invalid input: dry-run"]
-    assert "greater than or equal to 1" in errors["Invalid input: jobs"]
+    assert "must be at least 1" in errors["Invalid input: jobs"]  # options.BOUNDS["jobs"]
 
 
 def _docker_login_config(reg: RunningRegistry) -> str:

@@ -9,7 +9,6 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from oci_promote import action
 from oci_promote.action import commands, markdown, report
@@ -19,6 +18,7 @@ from oci_promote.errors import DigestMismatchError
 from oci_promote.ghcr import GITHUB_TOKEN_USERNAME
 from oci_promote.present import progress_line
 from oci_promote.result import DestinationResult
+from oci_promote.secret import Secret
 from oci_promote.settings import Settings
 from tests.action.runner import parse_commands
 
@@ -113,14 +113,14 @@ async def _credential(settings: Settings, registry: str, explicit: Credential | 
 def test_github_token_is_the_last_resort_for_ghcr_only(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
-    token = SecretStr("ghs_token")
+    token = Secret("ghs_token")
     settings = action.ActionSettings(github_token=token, docker_config=empty)
 
     fallback = asyncio.run(_credential(settings, "ghcr.io", None))
     assert fallback == Credential(GITHUB_TOKEN_USERNAME, token)
     assert asyncio.run(_credential(settings, "registry.example.com", None)) is None
 
-    explicit = Credential("me", SecretStr("pw"))
+    explicit = Credential("me", Secret("pw"))
     assert asyncio.run(_credential(settings, "ghcr.io", explicit)) == explicit
 
     config = tmp_path / "config.json"
@@ -129,4 +129,4 @@ def test_github_token_is_the_last_resort_for_ghcr_only(tmp_path: Path) -> None:
     from_login = asyncio.run(
         _credential(action.ActionSettings(github_token=token, docker_config=config), "ghcr.io", None)
     )
-    assert from_login == Credential("octocat", SecretStr("ghp_from_login"))
+    assert from_login == Credential("octocat", Secret("ghp_from_login"))

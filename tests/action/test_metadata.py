@@ -32,7 +32,7 @@ def test_every_input_maps_to_a_settings_field_and_back() -> None:
 
     assert set(passed) == set(action["inputs"]), "every input goes to Python, and only inputs"
     assert passed == action_module.INPUTS, "action.yml's env and action.INPUTS disagree"
-    fields = set(action_module.ActionSettings.model_fields)
+    fields = set(action_module.ActionSettings.field_names())
     assert set(passed.values()) <= fields, "an input feeds no Settings field"
     # Every field is an input or deliberately not one (with a reason), never both.
     assert set(passed.values()).isdisjoint(action_module.NOT_INPUTS)

@@ -56,7 +56,7 @@ def test_json_failure_is_a_json_object_on_stdout(
 def test_every_environment_variable_is_documented() -> None:
     help_text = cli("copy", "--help").stdout
     readme = README.read_text()
-    for field in Settings.model_fields:
+    for field in Settings.field_names():
         assert env_name(field) in help_text, field
         assert env_name(field) in readme, field
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 import oci_promote
 from oci_promote.credentials import Credential
 from oci_promote.errors import AuthenticationError, UsageError
+from oci_promote.secret import Secret
 from tests.harness.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3
 
@@ -83,7 +83,7 @@ def test_a_string_of_destinations_is_refused(registry: RunningRegistry) -> None:
 def test_the_credential_provider_comes_after_explicit_credentials(basic_registry: RunningRegistry) -> None:
     asked: list[str] = []
     assert basic_registry.username is not None and basic_registry.password is not None
-    good = Credential(basic_registry.username, SecretStr(basic_registry.password))
+    good = Credential(basic_registry.username, Secret(basic_registry.password))
 
     def provider(host: str) -> Credential | None:
         asked.append(host)

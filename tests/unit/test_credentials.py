@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from oci_promote import credentials
 from oci_promote.credentials import (
@@ -19,6 +18,7 @@ from oci_promote.credentials import (
     parse_user_password,
 )
 from oci_promote.errors import CredentialsError
+from oci_promote.secret import Secret
 
 SECRET = "hunter2-s3cr3t"
 HUB = "registry-1.docker.io"
@@ -110,12 +110,12 @@ def test_user_password_errors_name_the_flag_not_the_input(text: str, problem: st
 
 
 def test_credential_never_shows_the_password() -> None:
-    credential = Credential("user", SecretStr(SECRET))
+    credential = Credential("user", Secret(SECRET))
     assert SECRET not in repr(credential)
     assert SECRET not in str(credential)
     assert SECRET not in f"{credential!r} {credential}"
     assert not credential.is_identity_token
-    assert Credential("<token>", SecretStr(SECRET)).is_identity_token
+    assert Credential("<token>", Secret(SECRET)).is_identity_token
 
 
 # --- config location ---------------------------------------------------------------

@@ -9,11 +9,8 @@ in input order, and no request sent. Parsing happens here, once: the run gets ty
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
-
-from pydantic import SecretStr, ValidationError, model_validator
-from pydantic_settings import SettingsError
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from ..credentials import Credential
 from ..digest import Digest
@@ -22,6 +19,7 @@ from ..ghcr import github_token_provider
 from ..layout import is_layout_reference, parse_layout_reference
 from ..options import ConnectOptions, CopyOptions, CredentialProvider, Location, parse_location
 from ..reference import parse_registry_host
+from ..secret import Secret
 from ..settings import ENV_PREFIX, Settings
 
 #: action.yml input -> Settings field. action.yml passes each as OCI_PROMOTE_<FIELD>;
@@ -89,25 +87,14 @@ class ActionInputError(UsageError):
         super().__init__("; ".join(f"{p.input}: {p.message}" for p in self.problems))
 
 
+@dataclass(frozen=True)
 class ActionSettings(Settings):
     """The CLI's Settings plus the Action's own inputs: `mode` and a GitHub token for ghcr.io."""
 
     #: `copy` promotes; `verify` only checks that every destination holds `expected-digest`.
-    mode: Literal["copy", "verify"] = "copy"
+    mode: str = field(default="copy", metadata={"choices": ("copy", "verify")})
     #: The `github-token` input: used for ghcr.io when no other credential is found.
-    github_token: SecretStr | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _trim(cls, data: Any) -> Any:
-        """Every input trimmed alike, secrets too; an input of only whitespace is not given."""
-        if not isinstance(data, dict):
-            return data
-        return {
-            key: value.strip() if isinstance(value, str) else value
-            for key, value in data.items()
-            if not (isinstance(value, str) and not value.strip())
-        }
+    github_token: Secret | None = None
 
     def credential_provider(self) -> CredentialProvider | None:
         return github_token_provider(self.github_token)
@@ -153,30 +140,16 @@ def read_inputs() -> ActionInputs:
 
 
 def load_settings(problems: list[InputProblem] | None = None) -> ActionSettings:
-    """The Settings from OCI_PROMOTE_*; a field that fails is noted and read as its default,
-    so the checks after it still run (a bad `jobs` must not hide a bad `source`)."""
+    """The Settings from OCI_PROMOTE_*, every input trimmed alike (secrets too; one of only
+    whitespace is not given). A field that fails is noted and read as its default, so the
+    checks after it still run (a bad `jobs` must not hide a bad `source`)."""
     found = problems if problems is not None else []
-    # A BaseSettings init option, not a field, so mypy's synthesised signature lacks it.
-    overrides: dict[str, Any] = {"_env_ignore_empty": True}
-    fields = ActionSettings.model_fields
-    for _ in range(len(fields) + 1):
-        try:
-            settings = ActionSettings(**overrides)
-        except ValidationError as e:
-            for err in e.errors():
-                name = str(err["loc"][0]) if err["loc"] else "input"
-                # err["msg"] only: err["input"] would echo the value, which may be a secret.
-                found.append(InputProblem(_FIELD_TO_INPUT.get(name, ENV_PREFIX + name.upper()), err["msg"]))
-                if name not in fields or name in overrides:
-                    raise ActionInputError(_in_input_order(found)) from None
-                overrides[name] = fields[name].get_default(call_default_factory=True)
-            continue
-        except SettingsError as e:
-            raise ActionInputError(_in_input_order([*found, InputProblem("input", str(e))])) from None
-        if problems is None and found:
-            raise ActionInputError(_in_input_order(found))
-        return settings
-    raise ActionInputError(_in_input_order(found))
+    settings, wrong = ActionSettings.collect(trim=True)
+    # The message only: it never holds the value, which may be a secret.
+    found.extend(InputProblem(_FIELD_TO_INPUT.get(p.field, p.origin), p.message) for p in wrong)
+    if problems is None and found:
+        raise ActionInputError(_in_input_order(found))
+    return settings
 
 
 def validate(settings: ActionSettings, problems: list[InputProblem] | None = None) -> ActionInputs:
@@ -264,7 +237,7 @@ def _check_media_type(text: str) -> None:
 
 
 def _credentials_problem(
-    problems: list[InputProblem], role: str, username: str | None, password: SecretStr | None
+    problems: list[InputProblem], role: str, username: str | None, password: Secret | None
 ) -> bool:
     """A username without a password or the reverse, named by the input that is missing."""
     has_password = password is not None and bool(password.get_secret_value())
