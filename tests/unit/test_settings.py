@@ -16,6 +16,7 @@ import pytest
 
 from oci_promote.credentials import Credential
 from oci_promote.errors import CredentialsError, UsageError
+from oci_promote.options import DEFAULT_JOBS
 from oci_promote.secret import Secret
 from oci_promote.settings import Settings
 
@@ -29,7 +30,12 @@ def _read(**env: str) -> Settings:
 def test_defaults_without_flags_or_variables() -> None:
     settings = Settings.read({}, {})
     assert settings == Settings()
-    assert (settings.jobs, settings.timeout, settings.referrers, settings.destinations) == (4, 60.0, True, ())
+    assert (settings.jobs, settings.timeout, settings.referrers, settings.destinations) == (
+        DEFAULT_JOBS,
+        60.0,
+        True,
+        (),
+    )
 
 
 def test_variables_are_read_by_name_in_any_case_and_converted() -> None:
@@ -137,7 +143,7 @@ def test_every_wrong_value_is_in_one_line_and_collect_keeps_the_defaults() -> No
 
     settings, problems = Settings.collect(None, env)
     assert [p.origin for p in problems] == ["OCI_PROMOTE_DRY_RUN", "OCI_PROMOTE_JOBS"]
-    assert (settings.jobs, settings.dry_run, settings.retries) == (4, False, 2)
+    assert (settings.jobs, settings.dry_run, settings.retries) == (DEFAULT_JOBS, False, 2)
 
 
 def test_trimming_drops_inputs_of_only_whitespace() -> None:
@@ -148,7 +154,7 @@ def test_trimming_drops_inputs_of_only_whitespace() -> None:
     }
     settings, problems = Settings.collect(None, env, trim=True)
     assert problems == []
-    assert (settings.jobs, settings.source) == (4, "r.example/a:1")
+    assert (settings.jobs, settings.source) == (DEFAULT_JOBS, "r.example/a:1")
     assert settings.src_password == Secret("pw")
     # Untrimmed, a blank number is a wrong value and text keeps its spaces.
     settings, problems = Settings.collect(None, env)
