@@ -75,7 +75,7 @@ class Manifest:
 
 def parse_manifest(raw: bytes, *, declared: str | None = None, digest: Digest | None = None) -> Manifest:
     """Walk a manifest or index. Raise ManifestError for anything we refuse to copy."""
-    body = _load(raw)
+    body = load_json_object(raw)
     media_type = _resolve_media_type(body, declared)
     actual = compute(raw, digest.algorithm if digest else "sha256")
     if media_type in INDEX_TYPES:
@@ -97,17 +97,20 @@ def parse_manifest(raw: bytes, *, declared: str | None = None, digest: Digest | 
     return Manifest(raw, actual, media_type, blobs=(config, *layers), subject=_subject(body))
 
 
-def _load(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_MANIFEST_BYTES:
+def load_json_object(raw: bytes, what: str = "manifest", *, bounded: bool = True) -> dict[str, Any]:
+    """Parse JSON that must be an object (a manifest, an index, a config, index.json);
+    ManifestError naming `what` otherwise. `bounded`: over the size registries accept for a
+    manifest is refused before parsing (callers that read with their own limit say False)."""
+    if bounded and len(raw) > MAX_MANIFEST_BYTES:
         raise ManifestError(
-            f"manifest is {len(raw)} bytes, over the {MAX_MANIFEST_BYTES}-byte limit registries accept"
+            f"{what} is {len(raw)} bytes, over the {MAX_MANIFEST_BYTES}-byte limit registries accept"
         )
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as e:
-        raise ManifestError(f"manifest is not valid JSON: {e}") from None
+        raise ManifestError(f"{what} is not valid JSON: {e}") from None
     if not isinstance(body, dict):
-        raise ManifestError("manifest is not a JSON object")
+        raise ManifestError(f"{what} is not a JSON object")
     return body
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ManifestError
-from ..media import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest
+from ..media import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest, load_json_object
 from .compression import PREFIX_BYTES
 from .reader import DEFAULT_LIMITS, Limits, TreeReader
 
@@ -124,7 +124,9 @@ class Tree:
                 self._configs[key] = Config(b"", None)
             else:
                 raw = await self.reader.blob(descriptor, limit=self.limits.config_bytes)
-                self._configs[key] = Config(raw, _config_body(raw, self.description, key))
+                # read with the config's own limit, not the manifest's
+                body = load_json_object(raw, f"{self.description}: config {key}", bounded=False)
+                self._configs[key] = Config(raw, body)
         return self._configs[key]
 
     async def compression_hint(self, descriptor: Descriptor) -> bytes:
@@ -141,14 +143,4 @@ class Tree:
 def _body(manifest: Manifest) -> dict[str, Any]:
     body = json.loads(manifest.raw)  # already parsed once and proven to be an object
     assert isinstance(body, dict)
-    return body
-
-
-def _config_body(raw: bytes, where: str, digest: str) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ManifestError(f"{where}: config {digest} is not valid JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise ManifestError(f"{where}: config {digest} is not a JSON object")
     return body

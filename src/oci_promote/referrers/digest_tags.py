@@ -27,9 +27,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..media import DOCKER_MANIFEST, OCI_MANIFEST
+from ..media import DOCKER_MANIFEST, OCI_MANIFEST, load_json_object
 from .errors import DigestTagConflictError
-from .model import load_json_object
 from .naming import cosign_suffix
 from .store import StoredManifest
 

@@ -38,7 +38,7 @@ import anyio
 from ..concurrency import Job, run_all
 from ..digest import Digest, compute
 from ..errors import DigestMismatchError
-from ..media import INDEX_TYPES
+from ..media import INDEX_TYPES, load_json_object
 from .artifact_types import matches
 from .http_answers import MAX_TAGS_PAGE, ApiUnavailable, ReferrersPage
 from .model import (
@@ -47,7 +47,6 @@ from .model import (
     Referrer,
     ReferrerDescriptor,
     descriptor_for_manifest,
-    load_json_object,
     manifest_facts,
     parse_index_descriptor,
 )

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..digest import Digest
-from ..media import INDEX_TYPES, OCI_INDEX
+from ..media import INDEX_TYPES, OCI_INDEX, load_json_object
 from .errors import ReferrersError, ReferrersIndexConflictError
-from .model import ReferrerDescriptor, load_json_object
+from .model import ReferrerDescriptor
 from .naming import referrers_tag
 from .store import ReferrersWriter
 

@@ -8,14 +8,13 @@ rules for computing them from the manifest live here, once ("Pushing Manifests w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..digest import Digest, compute, parse_digest
-from ..errors import InvalidDigestError, ManifestError
-from ..media import INDEX_TYPES, MAX_MANIFEST_BYTES
+from ..errors import InvalidDigestError
+from ..media import INDEX_TYPES, load_json_object
 
 #: How a referrer was found at the source: the OCI 1.1 referrers API, the referrers tag
 #: schema's index at tag ``<alg>-<hex>``, or a digest tag such as cosign's ``<alg>-<hex>.sig``.
@@ -78,19 +77,6 @@ class ManifestFacts:
     subject: Digest | None
     config_media_type: str | None
     layer_types: tuple[str, ...]
-
-
-def load_json_object(raw: bytes, what: str) -> dict[str, Any]:
-    """Parse a manifest or index; ManifestError unless it is a JSON object of sane size."""
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestError(f"{what} is {len(raw)} bytes, over the {MAX_MANIFEST_BYTES}-byte limit")
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ManifestError(f"{what} is not valid JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise ManifestError(f"{what} is not a JSON object")
-    return body
 
 
 def manifest_facts(raw: bytes, declared_media_type: str | None = None) -> ManifestFacts:

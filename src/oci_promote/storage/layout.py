@@ -22,7 +22,7 @@ from ..digest import Digest, DigestVerifier, compute, parse_digest
 from ..errors import IncompleteSourceError, ManifestError, NotFoundError, UsageError
 from ..events import BlobHow
 from ..layout import LAYOUT_PREFIX, REF_NAME
-from ..media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor
+from ..media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object
 from ..referrers.http_answers import ApiUnavailable, ReferrersPage
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
@@ -198,12 +198,7 @@ class LayoutStorage:
 
     def _read_index(self) -> dict[str, Any]:
         where = self.path / "index.json"
-        try:
-            index = json.loads(where.read_bytes())
-        except ValueError as e:
-            raise ManifestError(f"{where}: not valid JSON: {e}") from None
-        if not isinstance(index, dict):
-            raise ManifestError(f"{where}: not a JSON object")
+        index = load_json_object(where.read_bytes(), str(where), bounded=False)
         manifests = index.setdefault("manifests", [])
         if not isinstance(manifests, list):
             raise ManifestError(
