@@ -14,7 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -56,19 +56,33 @@ def fixtures_dir() -> Path:
     return FIXTURES_DIR
 
 
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Stoppable)
+
+
+def _starter(
+    tmp_path_factory: pytest.TempPathFactory, launch: Callable[..., S], name: str
+) -> Iterator[Callable[..., S]]:
+    """Yield a function that starts servers with `launch` in fresh directories; stop them all after."""
+    started: list[S] = []
+
+    def start(**kwargs: Any) -> S:
+        server = launch(tmp_path_factory.mktemp(name), **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
 @pytest.fixture
 def registry_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryFactory]:
     """Start extra registries: ``registry_factory(auth=..., tls=..., ...)``; all are stopped."""
-    started: list[RunningRegistry] = []
-
-    def start(**kwargs: Any) -> RunningRegistry:
-        reg = start_registry(tmp_path_factory.mktemp("registry"), **kwargs)
-        started.append(reg)
-        return reg
-
-    yield start
-    for reg in reversed(started):
-        reg.stop()
+    yield from _starter(tmp_path_factory, start_registry, "registry")
 
 
 @pytest.fixture
@@ -98,16 +112,7 @@ def token_registry(registry_factory: RegistryFactory) -> RunningRegistry:
 @pytest.fixture
 def olareg_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., OlaregRegistry]]:
     """Start olareg registries (the OCI 1.1 referrers API), each behind a recording proxy."""
-    started: list[OlaregRegistry] = []
-
-    def start(**kwargs: Any) -> OlaregRegistry:
-        reg = start_olareg(tmp_path_factory.mktemp("olareg"), **kwargs)
-        started.append(reg)
-        return reg
-
-    yield start
-    for reg in reversed(started):
-        reg.stop()
+    yield from _starter(tmp_path_factory, start_olareg, "olareg")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl
 import httpx
 
 from .proxy import Handler, Proxy
-from .registry import HARNESS_USER_AGENT, AccessEntry, LogMark, _die_with_parent, free_port
+from .registry import HARNESS_USER_AGENT, AccessEntry, LogMark, _die_with_parent, free_port, stop_process
 
 OLAREG_BINARY = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "olareg"
 OLAREG_VERSION = "v0.1.2"
@@ -106,16 +106,7 @@ class OlaregRegistry:
     def stop(self) -> None:
         """Stop the proxy and the process; safe to call twice."""
         self.proxy.stop()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        for handle in self._files:
-            handle.close()
-        self._files.clear()
+        stop_process(self.process, self._files)
 
     def __enter__(self) -> OlaregRegistry:
         return self

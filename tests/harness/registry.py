@@ -182,16 +182,7 @@ class RunningRegistry:
 
     def stop(self) -> None:
         """Kill the process (and token server); safe to call twice."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        for handle in self._files:
-            handle.close()
-        self._files.clear()
+        stop_process(self.process, self._files)
         if self.token_server is not None:
             self.token_server.stop()
 
@@ -205,6 +196,20 @@ class RunningRegistry:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def stop_process(process: subprocess.Popen[bytes], files: list[Any]) -> None:
+    """Terminate a server process (killed after 5 s) and close its log files; safe twice."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    for handle in files:
+        handle.close()
+    files.clear()
 
 
 def _write_htpasswd(path: Path, username: str, password: str) -> None:
