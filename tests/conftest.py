@@ -20,6 +20,7 @@ import pytest
 
 from tests.harness.olareg import OlaregRegistry, start_olareg
 from tests.harness.registry import REGISTRY_BINARY, RunningRegistry, start_registry
+from tests.harness.signing import SigningWorld
 from tests.harness.skopeo import SKOPEO_BINARY
 
 #: Third-party OCI layouts, vendored byte for byte from the team's shared/fixtures (see
@@ -77,6 +78,19 @@ def _starter(
     yield start
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture
+def no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No Docker config (and so no stored login) for the tool under test."""
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[SigningWorld]:
+    """A private, offline world for cosign, oras and regctl (see tests.harness.signing)."""
+    yield SigningWorld(tmp_path / "signing")
+    assert not any((tmp_path / "signing" / "tuf").iterdir()), "cosign fetched TUF metadata"
 
 
 @pytest.fixture

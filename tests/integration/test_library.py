@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import oci_promote
@@ -16,9 +14,7 @@ from tests.integration.test_cli import TESTREPO, V3
 SOURCE = f"oci:{TESTREPO}:v3"
 
 
-@pytest.fixture(autouse=True)
-def _no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
+pytestmark = pytest.mark.usefixtures("no_docker_login")
 
 
 def _tag(registry: RunningRegistry, repo: str, tag: str) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -27,15 +26,7 @@ from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGN
 from tests.harness.registry import LogMark, RunningRegistry
 from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
 
-
-@pytest.fixture(autouse=True)
-def _no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[SigningWorld]:
-    yield SigningWorld(tmp_path / "signing")
+pytestmark = pytest.mark.usefixtures("no_docker_login")
 
 
 def _hex(digest: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -41,15 +41,7 @@ VEX = "application/vnd.example.vex+json"
 Registry = RunningRegistry | OlaregRegistry
 
 
-@pytest.fixture(autouse=True)
-def _no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "no-docker-config"))
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[SigningWorld]:
-    yield SigningWorld(tmp_path / "signing")
-    assert not any((tmp_path / "signing" / "tuf").iterdir()), "cosign fetched TUF metadata"
+pytestmark = pytest.mark.usefixtures("no_docker_login")
 
 
 @pytest.fixture

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from oci_promote.digest import compute, parse_digest
 from oci_promote.referrers import (
@@ -36,12 +32,6 @@ from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_im
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 COSIGN_OCI11 = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SPDX = "application/spdx+json"
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[SigningWorld]:
-    yield SigningWorld(tmp_path / "signing")
-    assert not any((tmp_path / "signing" / "tuf").iterdir()), "cosign fetched TUF metadata"
 
 
 def _json(raw: bytes | None) -> dict[str, Any]:
