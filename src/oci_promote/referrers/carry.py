@@ -94,8 +94,9 @@ class DestinationReferrers:
     #: Digest tags to write or merge, with the decision.
     tags: list[tuple[Referrer, TagAction]] = field(default_factory=list)
     entries: list[ReferrerCopy] = field(default_factory=list)
-    #: Subjects whose index the destination does not have at all.
-    new_indexes: set[Digest] = field(default_factory=set)
+    #: Subjects whose index the destination does not have at all -> the source's index
+    #: bytes (empty when it had none), written as they are if they list exactly ours.
+    new_indexes: dict[Digest, bytes] = field(default_factory=dict)
     #: The destination answered its referrers API (then it indexes each referrer PUT itself).
     api: bool = False
 
@@ -160,7 +161,7 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
             if merge_index(existing.raw if existing else None, ours, tag=tag).raw is not None:
                 plan.indexes[subject] = ours
                 if existing is None:
-                    plan.new_indexes.add(subject)
+                    plan.new_indexes[subject] = next((r.listed_in for r in group if r.listed_in), b"")
             listings[subject] = (listed_digests(existing.raw) if existing else set(), how)
     unlisted = {
         r.digest for s, group in by_subject.items() for r in group if str(r.digest) not in listings[s][0]

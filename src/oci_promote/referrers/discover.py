@@ -192,7 +192,7 @@ class _Walk:
 
     async def _referrers_of(self, subject: Digest, depth: int) -> list[Referrer]:
         """Every referrer of ``subject`` (unfiltered: :meth:`_add` applies the type rule)."""
-        listed, how = await self._listing(subject)
+        listed, how, index = await self._listing(subject)
         wanted: list[tuple[Digest | str, How, str]] = [
             (d.digest, how, f"referrer {d.digest} of {subject}") for d in listed
         ]
@@ -219,7 +219,8 @@ class _Walk:
                 self.skipped.append(f"{reference} is listed for {subject} but its subject is not")
                 continue
             descriptor = descriptor_for_manifest(raw, media_type)
-            out.append(Referrer(subject, descriptor, found_as, tag, depth, facts.layer_types, raw))
+            listed_in = index if found_as == "tag-schema" else b""
+            out.append(Referrer(subject, descriptor, found_as, tag, depth, facts.layer_types, raw, listed_in))
         return out
 
     def _add(self, referrer: Referrer, wanted: frozenset[str]) -> bool:
@@ -229,7 +230,7 @@ class _Walk:
         self.found[key] = referrer
         return True
 
-    async def _listing(self, subject: Digest) -> tuple[tuple[ReferrerDescriptor, ...], How]:
+    async def _listing(self, subject: Digest) -> tuple[tuple[ReferrerDescriptor, ...], How, bytes]:
         """The API's listing, asked without ``artifactType``: a listing's type is a hint, the
         type rule (:mod:`.artifact_types`) needs the manifest; else the tag schema index."""
         registry = self.reader.registry_key
@@ -240,22 +241,23 @@ class _Walk:
                     answer = await api_listing(self.reader, subject, frozenset())
             if not isinstance(answer, ApiUnavailable):
                 self.used_api = True
-                return answer, "api"
+                return answer, "api", b""
             self.memory.remember_absent(registry, answer.reason)
         tag = referrers_tag(subject)
         if tag not in self.tags:
-            return (), "tag-schema"
+            return (), "tag-schema", b""
         async with self.limiter:
             stored = await self.reader.get_manifest(tag)
         if stored is None:
-            return (), "tag-schema"
+            return (), "tag-schema", b""
         body = load_json_object(stored.raw, f"referrers index {tag}")
         if stored.media_type not in INDEX_TYPES and body.get("mediaType") not in INDEX_TYPES:
             self.skipped.append(f"tag {tag} is not an image index; no referrers read from it")
-            return (), "tag-schema"
+            return (), "tag-schema", b""
         entries = body.get("manifests")
         listed = entries if isinstance(entries, list) else []
-        return tuple(d for d in map(parse_index_descriptor, listed) if d is not None), "tag-schema"
+        descriptors = tuple(d for d in map(parse_index_descriptor, listed) if d is not None)
+        return descriptors, "tag-schema", stored.raw
 
     async def _fetch(self, reference: Digest | str, what: str) -> tuple[bytes, str, ManifestFacts] | None:
         async with self.limiter:

@@ -61,6 +61,9 @@ class Referrer:
     #: The manifest's media types of its layers (blobs), used for type requirements.
     layer_types: tuple[str, ...] = ()
     manifest: bytes = field(default=b"", repr=False, compare=False)
+    #: The source's tag schema index that listed it (``how == "tag-schema"``), so a
+    #: destination without one gets the same bytes (and digest).
+    listed_in: bytes = field(default=b"", repr=False, compare=False)
 
     @property
     def digest(self) -> Digest:

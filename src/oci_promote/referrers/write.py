@@ -26,7 +26,6 @@ from .carry import DestinationReferrers
 from .digest_tags import TagAction
 from .index_merge import update_referrers_index
 from .model import Referrer
-from .naming import referrers_tag
 
 log = logging.getLogger("oci_promote")
 #: How deep indexes may nest inside one referrer (an index of indexes of manifests is 2).
@@ -51,7 +50,7 @@ async def write_destination(source: Storage, plan: DestinationReferrers) -> None
     indexes = () if destination.indexes_referrers else plan.indexes  # else it lists them itself
     await run_all(
         [
-            *(_index_job(source, writer, plan, subject) for subject in indexes),
+            *(_index_job(writer, plan, subject) for subject in indexes),
             *(_digest_tag_job(writer, r, action) for r, action in plan.tags),
         ]
     )
@@ -104,14 +103,11 @@ async def _put_manifest(destination: Storage, r: Referrer) -> None:
     )
 
 
-def _index_job(source: Storage, writer: StorageReferrers, plan: DestinationReferrers, subject: Digest) -> Job:
+def _index_job(writer: StorageReferrers, plan: DestinationReferrers, subject: Digest) -> Job:
     async def run() -> None:
-        # A destination without an index gets the source's own bytes when they list exactly
-        # ours, so both registries serve the same index (same digest).
-        template = None
-        if subject in plan.new_indexes:
-            found = await StorageReferrers(source).get_manifest(referrers_tag(subject))
-            template = found.raw if found else None
+        # A destination without an index gets the source's own bytes (read by discovery)
+        # when they list exactly ours, so both registries serve the same index (same digest).
+        template = plan.new_indexes.get(subject) or None
         update = await update_referrers_index(writer, subject, plan.indexes[subject], template=template)
         log.info(
             "%s: referrers index %s lists %d more", writer.storage.description, update.tag, len(update.added)
