@@ -57,31 +57,31 @@ async def take_inventory(
     `graph` gives the image graph once the source has it: only the last questions
     (the largest blob, the children and blobs one by one) need it.
     """
-    already = dict(known or {})
-    resolved = {**already, **await resolve_targets(storage, (t for t in targets if t not in already))}
-    resolved = {t: resolved[t] for t in dict.fromkeys(targets)}
+    given = dict(known or {})
+    asked = await resolve_targets(storage, (t for t in targets if t not in given))
+    resolved = {t: given[t] if t in given else asked[t] for t in dict.fromkeys(targets)}
     if digest in resolved.values():
         return Holdings(resolved, top=True)
-    answers: dict[str, bool | None] = {
-        "holds": True if any(v is not None for v in resolved.values()) else None
-    }
+    tagged = any(v is not None for v in resolved.values())
+    holds: bool | None = True if tagged else None
+    has_top = False
 
-    async def holds() -> None:
-        answers["holds"] = await storage.holds_anything()
+    async def ask_holds() -> None:
+        nonlocal holds
+        holds = await storage.holds_anything()
 
-    async def has_top() -> None:
-        answers["top"] = await storage.has_manifest(str(digest))
+    async def ask_top() -> None:
+        nonlocal has_top
+        has_top = await storage.has_manifest(str(digest))
 
-    # (a destination pinned by digest has just been asked for the top manifest)
-    await run_all(
-        [*([holds] if answers["holds"] is None else []), *([has_top] if str(digest) not in resolved else [])]
-    )
-    if answers.get("top"):
+    # both at once; a destination pinned by digest has just been asked for the top manifest
+    await run_all([*([] if tagged else [ask_holds]), *([] if str(digest) in resolved else [ask_top])])
+    if has_top:
         return Holdings(resolved, top=True)
-    if answers["holds"] is False:
+    if holds is False:
         return Holdings(resolved)
     image = await graph()
-    if answers["holds"] is None:
+    if holds is None:
         largest = max(image.blobs.values(), key=lambda b: b.size, default=None)
         if largest is None or not await storage.has_blob(largest.digest):
             return Holdings(resolved)
