@@ -119,10 +119,10 @@ async def run_copy(
         subjects = [digest, *(c.digest for c in children)]
         found = await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
 
-    planned = Later[Plan]()
+    plans: list[Plan] = []
 
     async def inventory_and_plan() -> None:
-        planned.set(await _plan(digest, loaded.get, read, targets, tags_now, limiter, protect))
+        plans.append(await _plan(digest, loaded.get, read, targets, tags_now, limiter, protect))
 
     await run_all([load_images, find] if gate else [load_images, find, inventory_and_plan])
     if gate:
@@ -130,7 +130,7 @@ async def run_copy(
     graph = await loaded.get()
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
-    plan = await planned.get()
+    (plan,) = plans
     carried = await plan_all(plan, targets, found)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
