@@ -24,7 +24,7 @@ IMPORT_PROBES = (
     "import asyncio, httpx",
     "import asyncio, httpx, anyio",
     # cli.py itself imports only the standard library (signals first); the run imports the rest.
-    "import oci_promote.cli_run",
+    "import oci_promote.cli.run",
 )
 
 

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 # only, so a Ctrl-C or SIGTERM during start-up meets its handler, not a traceback.
 if TYPE_CHECKING:
     from .api import copy, copy_async, resolve_digest, resolve_digest_async
-    from .credentials import Credential
-    from .digest import Digest, parse_digest
     from .errors import (
         AuthenticationError,
         AuthorizationError,
@@ -50,14 +48,16 @@ if TYPE_CHECKING:
         TagMoved,
     )
     from .options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
-    from .reference import Reference, parse_reference
     from .result import CopyResult, DestinationResult
-    from .secret import Secret
+    from .transport.credentials import Credential
+    from .types.digest import Digest, parse_digest
+    from .types.reference import Reference, parse_reference
+    from .types.secret import Secret
 
 _HOMES = {
     "api": ("copy", "copy_async", "resolve_digest", "resolve_digest_async"),
-    "credentials": ("Credential",),
-    "digest": ("Digest", "parse_digest"),
+    "transport.credentials": ("Credential",),
+    "types.digest": ("Digest", "parse_digest"),
     "errors": (
         "AuthenticationError",
         "AuthorizationError",
@@ -88,9 +88,9 @@ _HOMES = {
         "TagMoved",
     ),
     "options": ("ConnectOptions", "CopyOptions", "CredentialProvider", "copy_options"),
-    "reference": ("Reference", "parse_reference"),
+    "types.reference": ("Reference", "parse_reference"),
     "result": ("CopyResult", "DestinationResult"),
-    "secret": ("Secret",),
+    "types.secret": ("Secret",),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 

@@ -15,12 +15,10 @@ from pathlib import Path
 import anyio
 
 from .connect import Connections
-from .credentials import Credential
-from .digest import Digest
-from .engine import Endpoint, run_copy
+from .engine.copy import Endpoint, run_copy
+from .engine.graph import load_top
+from .engine.source import at_digest, image_source
 from .events import EventCallback
-from .graph import load_top
-from .layout import LayoutReference
 from .options import (
     DEFAULT_JOBS,
     ConnectOptions,
@@ -33,7 +31,9 @@ from .options import (
 )
 from .referrers.carry import ReferrerOptions
 from .result import CopyResult
-from .source import at_digest, image_source
+from .transport.credentials import Credential
+from .types.digest import Digest
+from .types.location import LayoutReference
 
 
 async def copy_async(options: CopyOptions, *, on_event: EventCallback | None = None) -> CopyResult:

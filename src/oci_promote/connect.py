@@ -11,15 +11,15 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-from .credentials import Credential, load_docker_credential
-from .layout import LayoutReference
 from .options import DEFAULT_JOBS, ConnectOptions, Location
-from .reference import Reference
-from .registry import RegistryClient, open_client
 from .storage import Storage
 from .storage.layout import LayoutStorage
 from .storage.registry import RegistryStorage
-from .upload import BlobUploader
+from .transport.credentials import Credential, load_docker_credential
+from .transport.distribution import RegistryClient, open_client
+from .transport.upload import BlobUploader
+from .types.location import LayoutReference
+from .types.reference import Reference
 
 
 class Connections:

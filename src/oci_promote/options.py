@@ -12,12 +12,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .credentials import Credential, parse_user_password
-from .digest import Digest, parse_digest
 from .errors import UsageError
-from .layout import LayoutReference, is_layout_reference, parse_layout_reference
-from .reference import Reference, parse_reference, parse_registry_host
-from .transport import RetryPolicy, TransportOptions
+from .transport.client import RetryPolicy, TransportOptions
+from .transport.credentials import Credential, parse_user_password
+from .types.digest import Digest, parse_digest
+from .types.location import LayoutReference, is_layout_reference, parse_layout_reference
+from .types.reference import Reference, parse_reference, parse_registry_host
 
 #: Where images are: a registry reference or an OCI layout.
 Location = Reference | LayoutReference

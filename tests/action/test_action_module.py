@@ -12,14 +12,14 @@ import pytest
 
 from oci_promote import action
 from oci_promote.action import commands, markdown, report
+from oci_promote.action.ghcr import GITHUB_TOKEN_USERNAME
 from oci_promote.connect import Connections
-from oci_promote.credentials import Credential
 from oci_promote.errors import DigestMismatchError
-from oci_promote.ghcr import GITHUB_TOKEN_USERNAME
-from oci_promote.present import progress_line
+from oci_promote.frontend.present import progress_line
+from oci_promote.frontend.settings import Settings
 from oci_promote.result import DestinationResult
-from oci_promote.secret import Secret
-from oci_promote.settings import Settings
+from oci_promote.transport.credentials import Credential
+from oci_promote.types.secret import Secret
 from tests.action.runner import parse_commands
 
 

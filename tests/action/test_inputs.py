@@ -9,9 +9,9 @@ import pytest
 from oci_promote.action import ActionInputError
 from oci_promote.action.inputs import read_inputs
 from oci_promote.action.report import credential_hint
-from oci_promote.digest import parse_digest
 from oci_promote.errors import AuthenticationError
 from oci_promote.options import DEFAULT_JOBS
+from oci_promote.types.digest import parse_digest
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from oci_promote import action as action_module
-from oci_promote.settings import ENV_PREFIX
+from oci_promote.frontend.settings import ENV_PREFIX
 from tests.action.docs import action_section, inputs_table, outputs_table
 from tests.action.runner import load_action
 

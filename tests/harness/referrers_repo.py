@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from oci_promote.digest import Digest
 from oci_promote.referrers import ApiUnavailable, ReferrersPage, StoredManifest, TagPage
 from oci_promote.referrers.http_answers import (
     read_referrers_answer,
@@ -19,6 +18,7 @@ from oci_promote.referrers.http_answers import (
     referrers_path,
     tags_path,
 )
+from oci_promote.types.digest import Digest
 
 from .registry import RunningRegistry
 from .signing import ACCEPT

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from oci_promote.cli_live import LiveDisplay
-from oci_promote.cli_progress import Observer
+from oci_promote.cli.live import LiveDisplay
+from oci_promote.cli.progress import Observer
 from oci_promote.events import BlobDone, BlobProgress, BlobStarted, DestinationPlanned, PhaseEntered
 from tests.harness import quirks
 from tests.harness.images import build_layout
@@ -106,6 +106,6 @@ def test_rich_is_imported_only_for_a_terminal() -> None:
     httpx imports its own CLI (click, pygments, rich) when all three are installed; click is
     not in the Action's lock, and hiding it here shows what our own modules import.
     """
-    code = "import sys; sys.modules['click'] = None; import oci_promote.cli_run; print('rich' in sys.modules)"
+    code = "import sys; sys.modules['click'] = None; import oci_promote.cli.run; print('rich' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout == "False\n"

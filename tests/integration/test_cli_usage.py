@@ -6,9 +6,9 @@ import json
 import re
 from pathlib import Path
 
-from oci_promote.cli_args import env_name
-from oci_promote.reference import parse_reference
-from oci_promote.settings import Settings
+from oci_promote.cli.args import env_name
+from oci_promote.frontend.settings import Settings
+from oci_promote.types.reference import parse_reference
 from tests.harness.proxy import Action, Forward, Proxy, RequestView, Respond
 from tests.harness.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, WRITES, cli, seed

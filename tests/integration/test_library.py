@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import oci_promote
-from oci_promote.credentials import Credential
 from oci_promote.errors import AuthenticationError, UsageError
-from oci_promote.secret import Secret
+from oci_promote.transport.credentials import Credential
+from oci_promote.types.secret import Secret
 from tests.harness.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3
 

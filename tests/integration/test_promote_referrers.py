@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 import oci_promote
-from oci_promote.cli import main
+from oci_promote.cli.main import main
 from oci_promote.connect import Connections
-from oci_promote.digest import parse_digest
 from oci_promote.options import ConnectOptions, parse_location
 from oci_promote.referrers import Discovery, DiscoveryOptions, discover_referrers, referrers_tag
 from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
+from oci_promote.types.digest import parse_digest
 from tests.harness.registry import LogMark, RunningRegistry
 from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
 

@@ -21,14 +21,14 @@ import httpx
 import pytest
 
 import oci_promote
-from oci_promote.cli import main
+from oci_promote.cli.main import main
 from oci_promote.connect import Connections
-from oci_promote.digest import parse_digest
 from oci_promote.options import ConnectOptions, parse_location
 from oci_promote.referrers import ReferrerDescriptor, discover_referrers, referrers_tag
 from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.artifact_types import COSIGN_OCI11_SIGNATURE, COSIGN_SIGNATURE, SIGSTORE_BUNDLE
 from oci_promote.referrers.discover import DiscoveryOptions, api_listing
+from oci_promote.types.digest import parse_digest
 from tests.harness.olareg import OlaregRegistry
 from tests.harness.proxy import Forward, RequestView, Respond
 from tests.harness.quirks import oci_error

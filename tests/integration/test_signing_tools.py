@@ -14,7 +14,6 @@ import asyncio
 import json
 from typing import Any
 
-from oci_promote.digest import compute, parse_digest
 from oci_promote.referrers import (
     StoredManifest,
     decide_digest_tag,
@@ -25,6 +24,7 @@ from oci_promote.referrers import (
 )
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE, SIGSTORE_BUNDLE
 from oci_promote.referrers.digest_tags import cosign_config, go_json
+from oci_promote.types.digest import compute, parse_digest
 from tests.harness.referrers_repo import RegistryRepo
 from tests.harness.registry import RunningRegistry
 from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 import oci_promote
-from oci_promote.tls import _tls_context, tls_context
-from oci_promote.transport import READ_SIZE, use_large_reads
+from oci_promote.transport.client import READ_SIZE, use_large_reads
+from oci_promote.transport.tls import _tls_context, tls_context
 from tests.harness.images import OCI_MANIFEST, build_layout
 from tests.harness.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
 from tests.harness.registry import RunningRegistry
@@ -135,7 +135,7 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
 ) -> None:
     """Progress must move while a single big blob streams, not only when it completes."""
 
-    from oci_promote.present import Progress
+    from oci_promote.frontend.present import Progress
     from tests.harness import quirks
 
     layout = tmp_path / "layout"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from oci_promote.digest import Digest, compute
-from oci_promote.media import OCI_INDEX, OCI_MANIFEST
 from oci_promote.storage.memory import MemoryRegistry, MemoryRepository
+from oci_promote.types.digest import Digest, compute
+from oci_promote.types.media import OCI_INDEX, OCI_MANIFEST
 
 LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 CONFIG = "application/vnd.oci.image.config.v1+json"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from oci_promote.digest import Digest, compute
 from oci_promote.referrers import ApiUnavailable, ReferrersPage, StoredManifest, TagPage
 from oci_promote.referrers.naming import is_valid_tag
+from oci_promote.types.digest import Digest, compute
 
 
 @dataclass

@@ -13,15 +13,15 @@ from typing import Any
 import anyio
 import pytest
 
-from oci_promote.digest import Digest
-from oci_promote.engine import Endpoint, Source, run_copy
+from oci_promote.engine.copy import Endpoint, Source, run_copy
 from oci_promote.errors import PromoteError, RegistryError
-from oci_promote.media import OCI_INDEX, OCI_MANIFEST
 from oci_promote.referrers import MissingReferrersError
 from oci_promote.referrers.carry import ReferrerOptions
 from oci_promote.referrers.naming import referrers_tag
 from oci_promote.result import CopyResult
 from oci_promote.storage.memory import MemoryRegistry, MemoryStorage
+from oci_promote.types.digest import Digest
+from oci_promote.types.media import OCI_INDEX, OCI_MANIFEST
 from tests.unit.memory_images import add_blob, add_index, add_manifest
 
 SBOM = "application/spdx+json"

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oci_promote.challenge import Challenge, parse_challenges
+from oci_promote.transport.challenge import Challenge, parse_challenges
 
 
 def test_bearer_as_registries_send_it() -> None:

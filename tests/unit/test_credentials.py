@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from oci_promote import credentials
-from oci_promote.credentials import (
+from oci_promote.errors import CredentialsError
+from oci_promote.transport import credentials
+from oci_promote.transport.credentials import (
     Credential,
     docker_config_path,
     load_docker_credential,
     parse_user_password,
 )
-from oci_promote.errors import CredentialsError
-from oci_promote.secret import Secret
+from oci_promote.types.secret import Secret
 
 SECRET = "hunter2-s3cr3t"
 HUB = "registry-1.docker.io"

@@ -11,12 +11,12 @@ from typing import Any
 import anyio
 import pytest
 
-from oci_promote.digest import Digest
-from oci_promote.engine import Endpoint, Source, run_copy
+from oci_promote.engine.copy import Endpoint, Source, run_copy
 from oci_promote.errors import IncompleteSourceError, PromoteError, ProtectedTagError, RegistryError
 from oci_promote.events import BlobDone, Event, TagMoved
 from oci_promote.result import CopyResult
 from oci_promote.storage.memory import MemoryRegistry, MemoryStorage
+from oci_promote.types.digest import Digest
 from tests.unit.memory_images import add_index, blob_count
 
 BLOBS = blob_count()

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from oci_promote.digest import Digest, DigestVerifier
+from oci_promote.engine.graph import verified_manifest
 from oci_promote.errors import DigestMismatchError, IncompleteSourceError, ManifestError
 from oci_promote.forensics import Comparison, Limits, explain, headline
 from oci_promote.forensics.causes import Cause, Side
-from oci_promote.graph import verified_manifest
-from oci_promote.media import Descriptor, Manifest
+from oci_promote.types.digest import Digest, DigestVerifier
+from oci_promote.types.media import Descriptor, Manifest
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"

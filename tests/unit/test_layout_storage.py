@@ -9,10 +9,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from oci_promote.digest import compute
 from oci_promote.errors import DigestMismatchError, ManifestError, UsageError
-from oci_promote.media import OCI_MANIFEST, Descriptor
 from oci_promote.storage.layout import LayoutStorage
+from oci_promote.types.digest import compute
+from oci_promote.types.media import OCI_MANIFEST, Descriptor
 
 LAYER = "application/vnd.oci.image.layer.v1.tar"
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oci_promote.digest import compute
 from oci_promote.errors import ManifestError
-from oci_promote.media import (
+from oci_promote.types.digest import compute
+from oci_promote.types.media import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     MAX_MANIFEST_BYTES,

@@ -6,9 +6,9 @@ import pytest
 
 from oci_promote.errors import InvalidReferenceError, UsageError
 from oci_promote.events import BlobDone, BlobProgress, DestinationPlanned, PhaseEntered
-from oci_promote.layout import LayoutReference
+from oci_promote.frontend.present import Progress
 from oci_promote.options import ConnectOptions, CopyOptions, copy_options
-from oci_promote.present import Progress
+from oci_promote.types.location import LayoutReference
 
 
 def test_destinations_take_the_source_tag_and_keep_their_order() -> None:

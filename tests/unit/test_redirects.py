@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from oci_promote.errors import TransportError
-from oci_promote.transport import redirect_target
+from oci_promote.transport.client import redirect_target
 
 BASE = "https://registry.example"
 

@@ -4,9 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from oci_promote.digest import Digest, parse_digest
 from oci_promote.errors import InvalidReferenceError
-from oci_promote.reference import (
+from oci_promote.types.digest import Digest, parse_digest
+from oci_promote.types.reference import (
     Reference,
     is_loopback_registry,
     parse_reference,

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from oci_promote.digest import Digest
 from oci_promote.errors import DigestMismatchError
 from oci_promote.referrers import (
     ApiMemory,
@@ -23,6 +22,7 @@ from oci_promote.referrers import (
 )
 from oci_promote.referrers.discover import api_listing
 from oci_promote.referrers.http_answers import MAX_TAGS_PAGE
+from oci_promote.types.digest import Digest
 from tests.unit.referrers_memory import MemoryRepo
 
 INDEX = "application/vnd.oci.image.index.v1+json"

@@ -107,7 +107,7 @@ def test_next_link(link: str, expected: str | None) -> None:
 
 
 def test_paths() -> None:
-    from oci_promote.digest import parse_digest
+    from oci_promote.types.digest import parse_digest
 
     subject = parse_digest(D1)
     assert referrers_path("a/b", subject) == f"/v2/a/b/referrers/{D1}"

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from oci_promote.digest import compute, parse_digest
 from oci_promote.referrers import (
     DigestTagConflictError,
     ReferrersError,
@@ -22,6 +21,7 @@ from oci_promote.referrers import (
 from oci_promote.referrers.digest_tags import cosign_config, go_json
 from oci_promote.referrers.model import ReferrerDescriptor
 from oci_promote.referrers.naming import referrers_tag
+from oci_promote.types.digest import compute, parse_digest
 from tests.unit.referrers_memory import MemoryRepo
 
 INDEX = "application/vnd.oci.image.index.v1+json"

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from oci_promote.digest import compute, parse_digest
 from oci_promote.referrers import MissingReferrersError, Referrer, check_required, referrer_types
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
 from oci_promote.referrers.model import descriptor_for_manifest, manifest_facts
 from oci_promote.referrers.naming import cosign_suffix, digest_tags_for, is_valid_tag, referrers_tag
+from oci_promote.types.digest import compute, parse_digest
 
 HEX = "a" * 64
 SUBJECT = parse_digest(f"sha256:{HEX}")

@@ -13,8 +13,8 @@ import httpx
 
 from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.discover import list_tags
-from oci_promote.registry import RegistryClient
 from oci_promote.storage.registry import RegistryStorage
+from oci_promote.transport.distribution import RegistryClient
 
 PAGES = {None: ["a", "b"], "b": ["c", "d"], "d": ["e"]}
 

@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from oci_promote.errors import NotFoundError, RegistryError, TransportError
-from oci_promote.http_errors import error_for, transport_error
-from oci_promote.proxies import proxy_for, shown
-from oci_promote.retry import RetryPolicy, is_retryable
-from oci_promote.transport import loggable
+from oci_promote.transport.client import loggable
+from oci_promote.transport.errors import error_for, transport_error
+from oci_promote.transport.proxies import proxy_for, shown
+from oci_promote.transport.retry import RetryPolicy, is_retryable
 
 FAST = {"base_delay": 0.0, "max_delay": 0.0}
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from oci_promote.credentials import Credential
 from oci_promote.errors import CredentialsError, UsageError
+from oci_promote.frontend.settings import Settings
 from oci_promote.options import DEFAULT_JOBS
-from oci_promote.secret import Secret
-from oci_promote.settings import Settings
+from oci_promote.transport.credentials import Credential
+from oci_promote.types.secret import Secret
 
 SECRET = "hunter2-s3cr3t"
 
@@ -209,7 +209,7 @@ def test_no_secret_in_the_settings_repr_nor_in_their_errors() -> None:
 def test_the_cli_run_module_imports_no_pydantic() -> None:
     """`copy` starts without pydantic: it was about 45% of the start-up's instructions."""
     code = (
-        "import sys, oci_promote.cli_run\n"
+        "import sys, oci_promote.cli.run\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pydantic')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

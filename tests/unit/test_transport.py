@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from oci_promote.errors import UsageError
-from oci_promote.retry import RetryPolicy, parse_retry_after
-from oci_promote.scheme import scheme_plan
-from oci_promote.tls import DeferredTrustContext, tls_context
+from oci_promote.transport.retry import RetryPolicy, parse_retry_after
+from oci_promote.transport.scheme import scheme_plan
+from oci_promote.transport.tls import DeferredTrustContext, tls_context
 
 #: Loopback and named insecure registries get HTTPS when their port speaks TLS, else plain HTTP.
 MAYBE_PLAIN = "https-or-http"

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import github_action_utils as gau
 
-from ..settings import ENV_PREFIX
+from ..frontend.settings import ENV_PREFIX
 from .inputs import SECRET_FIELDS
 
 log = logging.getLogger("oci_promote")

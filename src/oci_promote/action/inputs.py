@@ -12,15 +12,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..credentials import Credential
-from ..digest import Digest
 from ..errors import UsageError
-from ..ghcr import github_token_provider
-from ..layout import is_layout_reference, parse_layout_reference
+from ..frontend.settings import ENV_PREFIX, Settings
 from ..options import ConnectOptions, CopyOptions, CredentialProvider, Location, parse_location
-from ..reference import parse_registry_host
-from ..secret import Secret
-from ..settings import ENV_PREFIX, Settings
+from ..transport.credentials import Credential
+from ..types.digest import Digest
+from ..types.location import is_layout_reference, parse_layout_reference
+from ..types.reference import parse_registry_host
+from ..types.secret import Secret
+from .ghcr import github_token_provider
 
 #: action.yml input -> Settings field. action.yml passes each as OCI_PROMOTE_<FIELD>;
 #: tests/action keeps action.yml, this table and the README in step.

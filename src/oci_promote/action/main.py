@@ -19,12 +19,12 @@ import github_action_utils as gau
 
 from ..api import copy_async
 from ..connect import Connections
-from ..digest import parse_digest
 from ..errors import PromoteError
-from ..present import summary_line
+from ..frontend.present import summary_line
+from ..frontend.settings import ENV_PREFIX
 from ..result import CopyResult
-from ..settings import ENV_PREFIX
-from ..transport import use_large_reads
+from ..transport.client import use_large_reads
+from ..types.digest import parse_digest
 from . import report
 from .commands import declare_artifacts, mask_secrets, set_outputs, setup_logging, write_summary
 from .inputs import ActionInputs, read_inputs

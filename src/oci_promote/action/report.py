@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import github_action_utils as gau
 
-from ..digest import Digest
 from ..errors import (
     AuthenticationError,
     AuthorizationError,
@@ -26,10 +25,11 @@ from ..errors import (
     UsageError,
 )
 from ..events import Event, PhaseEntered
+from ..frontend.present import Progress, plural
 from ..options import Location
-from ..present import Progress, plural
-from ..reference import Reference
 from ..result import CopyResult, DestinationResult
+from ..types.digest import Digest
+from ..types.reference import Reference
 from .inputs import ActionInputError, ActionInputs
 from .markdown import cell, code, facts_table, fenced
 

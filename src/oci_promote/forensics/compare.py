@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ..media import INDEX_TYPES
+from ..types.media import INDEX_TYPES
 from .causes import INDEX_WRAPPED, OTHER, PLATFORM_EXTRACTED, PLATFORMS_DIFFER, Cause, Comparison, Side
 from .documents import document_causes, keyed_entries
 from .images import compare_images

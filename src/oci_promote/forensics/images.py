@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from ..errors import PromoteError
-from ..media import Descriptor
+from ..types.media import Descriptor
 from .causes import CONFIG_DIFFER, LAYERS_DIFFER, LAYERS_RECOMPRESSED, Cause
 from .compression import compression_of_media_type, describe_compression
 from .documents import document_causes, reserialization

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from ..engine.source import Source
 from ..errors import IncompleteSourceError, NotFoundError, PromoteError
-from ..source import Source
 from .causes import Comparison
 from .compare import explain
 from .reader import SourceReader

@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ..connect import Connections
-from ..credentials import Credential
-from ..digest import Digest, DigestVerifier
+from ..engine.graph import load_child, load_top
+from ..engine.source import Source, at_digest, image_source
 from ..errors import ManifestError
-from ..graph import load_child, load_top
-from ..media import Descriptor, Manifest
 from ..options import Location, parse_location
-from ..source import Source, at_digest, image_source
+from ..transport.credentials import Credential
+from ..types.digest import Digest, DigestVerifier
+from ..types.media import Descriptor, Manifest
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ManifestError
-from ..media import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest, load_json_object
+from ..types.media import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest, load_json_object
 from .compression import PREFIX_BYTES
 from .reader import DEFAULT_LIMITS, Limits, TreeReader
 

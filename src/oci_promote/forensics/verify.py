@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..digest import Digest
 from ..errors import IncompleteSourceError, NotFoundError
+from ..types.digest import Digest
 from .causes import Comparison
 from .compare import explain
 from .reader import DEFAULT_LIMITS, Limits, TreeReader

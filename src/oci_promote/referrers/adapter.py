@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from ..digest import Digest
 from ..errors import NotFoundError, UsageError
-from ..media import Descriptor
 from ..storage import Storage
+from ..types.digest import Digest
+from ..types.media import Descriptor
 from .http_answers import ApiUnavailable, ReferrersPage, TagPage
 from .store import StoredManifest
 

@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..concurrency import Job, run_all
-from ..digest import Digest
+from ..engine.execute import Target
+from ..engine.plan import Plan
 from ..errors import PromoteError
-from ..execute import Target
-from ..plan import Plan
 from ..result import ReferrerCopy
 from ..storage import Storage
+from ..types.digest import Digest
 from .adapter import StorageReferrers
 from .artifact_types import check_required, matches
 from .digest_tags import TagAction, decide_digest_tag

@@ -27,7 +27,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..media import DOCKER_MANIFEST, OCI_MANIFEST, load_json_object
+from ..types.media import DOCKER_MANIFEST, OCI_MANIFEST, load_json_object
 from .errors import DigestTagConflictError
 from .naming import cosign_suffix
 from .store import StoredManifest

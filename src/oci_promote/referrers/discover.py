@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 import anyio
 
 from ..concurrency import Job, run_all
-from ..digest import Digest, compute
 from ..errors import DigestMismatchError
-from ..media import INDEX_TYPES, load_json_object
+from ..types.digest import Digest, compute
+from ..types.media import INDEX_TYPES, load_json_object
 from .artifact_types import matches
 from .http_answers import MAX_TAGS_PAGE, ApiUnavailable, ReferrersPage
 from .model import (

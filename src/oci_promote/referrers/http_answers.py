@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin
 
-from ..digest import Digest
-from ..media import OCI_INDEX
+from ..types.digest import Digest
+from ..types.media import OCI_INDEX
 from .errors import ReferrersListingError
 from .model import ReferrerDescriptor, parse_index_descriptor
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..digest import Digest
-from ..media import INDEX_TYPES, OCI_INDEX, load_json_object
+from ..types.digest import Digest
+from ..types.media import INDEX_TYPES, OCI_INDEX, load_json_object
 from .errors import ReferrersError, ReferrersIndexConflictError
 from .model import ReferrerDescriptor
 from .naming import referrers_tag

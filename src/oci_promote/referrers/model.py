@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..digest import Digest, compute, parse_digest
 from ..errors import InvalidDigestError
-from ..media import INDEX_TYPES, load_json_object
+from ..types.digest import Digest, compute, parse_digest
+from ..types.media import INDEX_TYPES, load_json_object
 
 #: How a referrer was found at the source: the OCI 1.1 referrers API, the referrers tag
 #: schema's index at tag ``<alg>-<hex>``, or a digest tag such as cosign's ``<alg>-<hex>.sig``.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..digest import Digest
+from ..types.digest import Digest
 
 COSIGN_SUFFIXES = (".sig", ".att", ".sbom")
 _NOT_TAG_CHAR = re.compile(r"[^a-zA-Z0-9._-]")

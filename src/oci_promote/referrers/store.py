@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..digest import Digest
+from ..types.digest import Digest
 from .http_answers import ApiUnavailable, ReferrersPage, TagPage
 
 

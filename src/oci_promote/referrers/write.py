@@ -15,12 +15,12 @@ from functools import partial
 import anyio
 
 from ..concurrency import Job, run_all
-from ..digest import Digest, compute
+from ..engine.execute import NOTHING_MOVED, Target, verified_blob
+from ..engine.graph import load_child
 from ..errors import DigestMismatchError, ManifestError, PromoteError
-from ..execute import NOTHING_MOVED, Target, verified_blob
-from ..graph import load_child
-from ..media import Descriptor, parse_manifest
 from ..storage import Storage
+from ..types.digest import Digest, compute
+from ..types.media import Descriptor, parse_manifest
 from .adapter import StorageReferrers
 from .carry import DestinationReferrers
 from .digest_tags import TagAction

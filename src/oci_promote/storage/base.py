@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..digest import Digest
 from ..events import BlobHow
-from ..media import Descriptor
 from ..referrers.http_answers import ApiUnavailable, ReferrersPage
+from ..types.digest import Digest
+from ..types.media import Descriptor
 
 #: Opens the blob's bytes from the start; called again when an upload restarts.
 BodyFactory = Callable[[], AsyncIterator[bytes]]

@@ -18,12 +18,12 @@ from typing import Any, BinaryIO
 import anyio
 import anyio.to_thread
 
-from ..digest import Digest, DigestVerifier, compute, parse_digest
 from ..errors import IncompleteSourceError, ManifestError, NotFoundError, UsageError
 from ..events import BlobHow
-from ..layout import LAYOUT_PREFIX, REF_NAME
-from ..media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object
 from ..referrers.http_answers import ApiUnavailable, ReferrersPage
+from ..types.digest import Digest, DigestVerifier, compute, parse_digest
+from ..types.location import LAYOUT_PREFIX, REF_NAME
+from ..types.media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
 _CHUNK = 1024 * 1024

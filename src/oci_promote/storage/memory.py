@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from ..digest import Digest, DigestVerifier, compute, parse_digest
 from ..errors import NotFoundError, PromoteError
 from ..events import BlobHow
-from ..media import Descriptor
 from ..referrers.http_answers import ApiUnavailable, ReferrersPage
+from ..types.digest import Digest, DigestVerifier, compute, parse_digest
+from ..types.media import Descriptor
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
 #: (operation, repository, target) -> an error to raise instead, or None.

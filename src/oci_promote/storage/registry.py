@@ -8,10 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 
-from ..digest import Digest, compute, parse_digest
 from ..errors import DigestMismatchError, RegistryError, UsageError
 from ..events import BlobHow
-from ..media import Descriptor
 from ..referrers.http_answers import (
     MAX_TAGS_PAGE,
     ApiUnavailable,
@@ -20,9 +18,11 @@ from ..referrers.http_answers import (
     read_tags_answer,
     referrers_path,
 )
-from ..registry import RegistryClient
-from ..transport import ResponseTooLarge
-from ..upload import BlobUploader
+from ..transport.client import ResponseTooLarge
+from ..transport.distribution import RegistryClient
+from ..transport.upload import BlobUploader
+from ..types.digest import Digest, compute, parse_digest
+from ..types.media import Descriptor
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 
 log = logging.getLogger("oci_promote")

@@ -1,0 +1,1 @@
+"""The `oci-promote` command. Importing this package pulls in the standard library only."""

@@ -1,0 +1,95 @@
+"""`oci-promote diff A B` and `oci-promote verify REF... --digest D`: read-only forensics.
+
+Exit status: 0 identical / every reference holds the digest; 1 they differ /
+some reference does not; 2 bad input or an error (one line on stderr; for
+`diff`, any error is 2, because 1 already means "they differ").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+
+from ..connect import Connections
+from ..errors import PromoteError
+from ..forensics import explain, open_reader, render, verify_all
+from ..frontend.settings import Settings
+from ..types.digest import parse_digest
+
+COMMANDS = frozenset({"diff", "verify"})
+_SAME, _DIFFER, _ERROR = 0, 1, 2
+
+
+def add_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[..., None]
+) -> None:
+    """Register `diff` and `verify`; `common` adds the shared registry options."""
+    diff = sub.add_parser(
+        "diff",
+        help="say why two references have different digests",
+        description="Compare A and B (registry references or oci:PATH[:TAG|@DIGEST]) and name every "
+        "cause their digests differ: reserialized, media-type-converted, platform-extracted, "
+        "index-wrapped, platforms-differ, layers-recompressed, layers-differ, config-differ, "
+        "annotations-differ, other. Exit 0 identical, 1 different, 2 error.",
+    )
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    diff.add_argument("--json", action="store_true", help="print one JSON object instead")
+    common(diff, destination=False)
+
+    verify = sub.add_parser(
+        "verify",
+        help="check that every reference resolves to a digest; never writes",
+        description="Exit 0 when every REF resolves to DIGEST, 1 otherwise (each mismatch with its "
+        "causes, when DIGEST can be read in that reference's repository), 2 on errors.",
+    )
+    verify.add_argument("references", metavar="REF", nargs="+")
+    verify.add_argument("--digest", required=True, metavar="DIGEST", help="the digest every REF must hold")
+    verify.add_argument("--json", action="store_true", help="print one JSON object instead")
+    common(verify, destination=False)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run `diff` or `verify`; print results to stdout and errors (one line) to stderr."""
+    try:
+        if args.command == "diff":
+            return asyncio.run(_diff(args, settings))
+        return asyncio.run(_verify(args, settings))
+    except PromoteError as e:
+        print(f"oci-promote: error: {e}", file=sys.stderr)
+        return _ERROR
+
+
+async def _diff(args: argparse.Namespace, settings: Settings) -> int:
+    async with AsyncExitStack() as stack:
+        connections = Connections(settings.connect_options(), stack)
+        credential = settings.source_credential()
+        comparison = await explain(
+            open_reader(args.a, connections, credential), open_reader(args.b, connections, credential)
+        )
+    print(json.dumps(comparison.to_dict(), indent=2) if args.json else render(comparison))
+    return _SAME if comparison.identical else _DIFFER
+
+
+async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    expected = parse_digest(args.digest.strip())
+    async with AsyncExitStack() as stack:
+        connections = Connections(settings.connect_options(), stack)
+        credential = settings.source_credential()
+        readers = [open_reader(text, connections, credential) for text in args.references]
+        outcomes = await verify_all(readers, expected)
+    verified = all(o.ok for o in outcomes)
+    if args.json:
+        report = {
+            "digest": str(expected),
+            "verified": verified,
+            "references": [o.to_dict() for o in outcomes],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print("\n".join(o.describe() for o in outcomes))
+    return _SAME if verified else _DIFFER

@@ -1,0 +1,173 @@
+"""What `oci-promote` does once its arguments are parsed: settings, the run, and how it ends.
+
+Results go to stdout, logs and the one-line error to stderr; with `--json` a
+failure is also a JSON object on stdout (`error`, `exit_code`, `tags_moved`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from ..api import copy_async, resolve_digest_async
+from ..errors import AuthenticationError, ManifestError, PromoteError, UsageError
+from ..frontend.present import summary_line
+from ..frontend.settings import Settings, env_name
+from ..result import CopyResult
+from ..transport.client import use_large_reads
+from ..types.reference import parse_reference
+from . import diff as cli_diff
+from .args import build_parser
+from .main import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
+from .progress import Observer
+
+log = logging.getLogger("oci_promote")
+T = TypeVar("T")
+
+
+def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """Flags first, then `OCI_PROMOTE_*`; logs which settings the environment supplied (names only)."""
+    names = Settings.field_names()
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    present = {name.upper() for name in (os.environ if environ is None else environ)}
+    from_env = [env_name(f) for f in names if f not in given and env_name(f) in present]
+    if from_env:
+        log.info("settings from the environment: %s", ", ".join(from_env))
+    settings = Settings.read(given, environ)
+    if settings.docker_config is not None and not settings.docker_config.exists():
+        where = "--docker-config" if "docker_config" in given else env_name("docker_config")
+        raise UsageError(f"{where}: no such file or directory: {settings.docker_config}")
+    return settings
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
+
+
+def _print_copy(result: CopyResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    elif not result.dry_run:
+        for dest in result.destinations:
+            print(dest.pinned)
+    for dest in result.destinations:
+        log.info("%s", summary_line(dest, result.dry_run))
+    if result.dry_run and not as_json:
+        for dest in result.destinations:
+            print(
+                f"{dest.reference}\t{dest.blobs_missing} blobs\t{dest.bytes_missing} bytes\t"
+                f"{'up-to-date' if dest.up_to_date else 'would copy'}"
+            )
+
+
+def run_interruptible(work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work`; SIGINT or SIGTERM cancels it (so upload sessions and tags are left clean),
+    then raises `Interrupted`. A second signal during that clean-up exits at once."""
+    received: list[int] = []
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_signal(signum: int) -> None:
+            if received:
+                os._exit(EXIT_CODES[signal.Signals(received[0])])
+            received.append(signum)
+            task.cancel()
+
+        for signum in EXIT_CODES:
+            loop.add_signal_handler(signum, on_signal, signum)
+        try:
+            return await work()
+        finally:
+            for signum in EXIT_CODES:
+                loop.remove_signal_handler(signum)
+                signal.signal(signum, raise_interrupted)
+
+    try:
+        return asyncio.run(main())
+    except BaseException:
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
+
+
+def _explain(e: PromoteError, settings: Settings) -> str:
+    """The error's line, with what only the CLI knows: which flag supplies credentials, which reference."""
+    text = str(e)
+    if isinstance(e, AuthenticationError):
+        role = "src" if e.registry and e.registry == _source_registry(settings) else "dest"
+        flag = f"--{role}-creds (or {env_name(role + '_creds')})"
+        if e.credentials_sent:
+            text += f"; the credentials came from {flag} or the Docker config: check them"
+        else:
+            text += f"; credentials come from {flag}, or `docker login {e.registry or 'HOST'}`"
+    elif isinstance(e, ManifestError) and settings.source and settings.source not in text:
+        text = f"{settings.source}: {text}"
+    return text
+
+
+def _source_registry(settings: Settings) -> str | None:
+    try:
+        return parse_reference(settings.source).registry
+    except PromoteError:
+        return None  # an OCI layout, or not a reference at all
+
+
+def _fail(code: int, message: str, as_json: bool, moved: Sequence[str]) -> int:
+    print(message, file=sys.stderr)
+    if as_json:
+        text = message.removeprefix("oci-promote: ").removeprefix("error: ")
+        print(json.dumps({"error": text, "exit_code": code, "tags_moved": list(moved)}, indent=2))
+    return code
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    # The objects made by importing live until exit: keep the cyclic GC from walking them
+    # again in every full collection and at exit (about 40 ms of a short copy).
+    gc.freeze()
+    args = build_parser().parse_args(argv)
+    _setup_logging(args)
+    use_large_reads()
+    as_json = bool(getattr(args, "json", False)) and args.command == "copy"
+    observer = Observer.for_stderr(quiet=args.quiet)
+    settings: Settings | None = None
+    try:
+        settings = settings_from(args)
+        if args.command in cli_diff.COMMANDS:
+            return cli_diff.run(args, settings)
+        if args.command == "copy":
+            options = settings.to_options()
+            with observer:
+                result = run_interruptible(lambda: copy_async(options, on_event=observer))
+            _print_copy(result, as_json)
+        else:
+            source = settings
+            print(
+                run_interruptible(
+                    lambda: resolve_digest_async(
+                        source.source,
+                        credential=source.source_credential(),
+                        connect=source.connect_options(),
+                    )
+                )
+            )
+    except PromoteError as e:
+        line = _explain(e, settings) if settings is not None else str(e)
+        return _fail(e.exit_code, f"oci-promote: error: {line}", as_json, observer.tags_moved)
+    except Interrupted as e:
+        return _fail(e.exit_code, interrupted_line(e.signum), as_json, observer.tags_moved)
+    return 0

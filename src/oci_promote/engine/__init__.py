@@ -1,0 +1,1 @@
+"""The copy: graph walk, inventory, plan, execute, fan-out. Never prints; emits events."""

@@ -1,0 +1,1 @@
+"""What the CLI and the Action share: settings read once, presentation of results."""

@@ -1,0 +1,1 @@
+"""Per-registry HTTP: auth, challenge, redirects, retries, error mapping, uploads."""

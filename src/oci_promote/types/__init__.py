@@ -1,0 +1,1 @@
+"""Values parsed once: digests, references, media types, secrets, layout locations."""
