@@ -6,4 +6,5 @@ scripts/setup.sh
 .venv/bin/ruff check src tests bench scripts
 .venv/bin/ruff format --check src tests bench scripts
 .venv/bin/mypy --strict src
+.venv/bin/lint-imports  # the layer contracts in pyproject.toml: imports flow one way, no cycle
 .venv/bin/python -m pytest -q "$@"

@@ -6,7 +6,8 @@
 'sha256:...'
 
 The library reads no `OCI_PROMOTE_*` variable: everything it does is in its
-arguments (`copy`) or in a `CopyOptions` (`copy_async`).
+arguments (`copy`) or in a `CopyOptions` (`copy_async`). `diff` and `verify` (and
+their async forms) are the read-only forensics the CLI and the Action use.
 """
 
 from __future__ import annotations
@@ -17,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 # Names are imported on first use (PEP 562): `oci-promote` starts with the standard library
 # only, so a Ctrl-C or SIGTERM during start-up meets its handler, not a traceback.
 if TYPE_CHECKING:
-    from .api import copy, copy_async, resolve_digest, resolve_digest_async
+    from .api import (
+        copy,
+        copy_async,
+        diff,
+        diff_async,
+        resolve_digest,
+        resolve_digest_async,
+        verify,
+        verify_async,
+    )
+    from .causes import Cause, Comparison
     from .errors import (
         AuthenticationError,
         AuthorizationError,
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
         SourceResolved,
         TagMoved,
     )
+    from .forensics.verify import VerifyOutcome
     from .options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
     from .result import CopyResult, DestinationResult
     from .transport.credentials import Credential
@@ -55,7 +67,18 @@ if TYPE_CHECKING:
     from .types.secret import Secret
 
 _HOMES = {
-    "api": ("copy", "copy_async", "resolve_digest", "resolve_digest_async"),
+    "api": (
+        "copy",
+        "copy_async",
+        "diff",
+        "diff_async",
+        "resolve_digest",
+        "resolve_digest_async",
+        "verify",
+        "verify_async",
+    ),
+    "causes": ("Cause", "Comparison"),
+    "forensics.verify": ("VerifyOutcome",),
     "transport.credentials": ("Credential",),
     "types.digest": ("Digest", "parse_digest"),
     "errors": (
@@ -110,6 +133,8 @@ __all__ = [
     "BlobDone",
     "BlobProgress",
     "BlobStarted",
+    "Cause",
+    "Comparison",
     "ConnectOptions",
     "CopyOptions",
     "CopyResult",
@@ -139,11 +164,16 @@ __all__ = [
     "TagMoved",
     "TransportError",
     "UsageError",
+    "VerifyOutcome",
     "copy",
     "copy_async",
     "copy_options",
+    "diff",
+    "diff_async",
     "parse_digest",
     "parse_reference",
     "resolve_digest",
     "resolve_digest_async",
+    "verify",
+    "verify_async",
 ]

@@ -1,39 +1,40 @@
-"""The library entry points: explicit options in, a `CopyResult` out, events on the side.
+"""The library entry points: explicit options in, a `CopyResult` out, events on the side;
+`diff` and `verify` (read-only: why two digests differ, whether references hold a digest).
 
 Data flows one way: options -> storages -> image graph -> inventory -> plan ->
-execute -> verify -> result (see `engine.py`). Nothing here reads the
+execute -> verify -> result (see `engine/copy.py`). Nothing here reads the
 environment (beyond the Docker config location, as every registry client does);
 the CLI and the Action build the options from theirs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from functools import partial, wraps
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import anyio
 
+from .causes import Comparison
+from .concurrency import DEFAULT_JOBS
 from .connect import Connections
 from .engine.copy import Endpoint, run_copy
-from .engine.graph import load_top
-from .engine.source import at_digest, image_source
+from .errors import UsageError
 from .events import EventCallback
-from .options import (
-    DEFAULT_JOBS,
-    ConnectOptions,
-    CopyOptions,
-    CredentialProvider,
-    Location,
-    as_tuple,
-    copy_options,
-    parse_location,
-)
+from .forensics import DEFAULT_LIMITS, Limits, SourceReader, VerifyOutcome, explain, verify_all
+from .options import ConnectOptions, CopyOptions, CredentialProvider, as_tuple, copy_options
 from .referrers.carry import ReferrerOptions
 from .result import CopyResult
+from .storage.source import at_digest, image_source
+from .storage.verified import load_top
 from .transport.credentials import Credential
-from .types.digest import Digest
-from .types.location import LayoutReference
+from .types.digest import Digest, parse_digest
+from .types.location import LayoutReference, Location, parse_location
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 async def copy_async(options: CopyOptions, *, on_event: EventCallback | None = None) -> CopyResult:
@@ -138,18 +139,14 @@ def copy(
         referrer_types=referrer_types,
         require_referrers=require_referrers,
     )
-    return anyio.run(_copy, options, on_event)
-
-
-async def _copy(options: CopyOptions, on_event: EventCallback | None) -> CopyResult:
-    return await copy_async(options, on_event=on_event)
+    return anyio.run(partial(copy_async, options, on_event=on_event))
 
 
 async def resolve_digest_async(
     reference: str | Location, *, credential: Credential | None = None, connect: ConnectOptions | None = None
 ) -> Digest:
     """The digest of a reference: from a HEAD when the registry sends it, else GET and hash."""
-    location = parse_location(reference) if isinstance(reference, str) else reference
+    location = _location(reference)
     async with AsyncExitStack() as stack:
         source = image_source(
             location, Connections(connect or ConnectOptions(), stack).source(location, credential)
@@ -161,14 +158,76 @@ async def resolve_digest_async(
         return (await load_top(source.storage, source.target, location.digest, source.description)).digest
 
 
-def resolve_digest(
-    reference: str, *, credential: Credential | None = None, connect: ConnectOptions | None = None
-) -> Digest:
-    return anyio.run(_resolve, reference, credential, connect)
+async def diff_async(
+    a: str | Location,
+    b: str | Location,
+    *,
+    credential: Credential | None = None,
+    connect: ConnectOptions | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Comparison:
+    """Why the images A and B name have different digests: `causes` is empty exactly when
+    they are the same. A PromoteError when either cannot be read (or is hostile)."""
+    async with AsyncExitStack() as stack:
+        connections = Connections(connect or ConnectOptions(), stack)
+        reader_a, reader_b = (_reader(connections, _location(r), credential) for r in (a, b))
+        return await explain(reader_a, reader_b, limits=limits)
 
 
-async def _resolve(reference: str, credential: Credential | None, connect: ConnectOptions | None) -> Digest:
-    return await resolve_digest_async(reference, credential=credential, connect=connect)
+async def verify_async(
+    references: Sequence[str | Location],
+    digest: str | Digest,
+    *,
+    credential: Credential | None = None,
+    connect: ConnectOptions | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[VerifyOutcome]:
+    """Whether each reference resolves to `digest`, in the order given (each once); a mismatch
+    names its causes when `digest` can be read in that reference's repository. Never writes."""
+    expected = parse_digest(digest.strip()) if isinstance(digest, str) else digest
+    if isinstance(references, str):
+        raise UsageError(f"references must be a list, not the string {references!r}")
+    locations = list(dict.fromkeys(_location(r) for r in references))
+    async with AsyncExitStack() as stack:
+        connections = Connections(connect or ConnectOptions(), stack)
+        pairs = []
+        for location in locations:
+            storage = connections.source(location, credential)
+            found = SourceReader(image_source(location, storage))
+            pairs.append((found, SourceReader(at_digest(storage, expected, location.name))))
+        return await verify_all(pairs, limits=limits)
 
 
-__all__ = ["copy", "copy_async", "resolve_digest", "resolve_digest_async"]
+def _blocking(work: Callable[P, Awaitable[R]]) -> Callable[P, R]:
+    """The blocking form of an async entry point: the same arguments, run in its own event loop."""
+
+    @wraps(work)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        return anyio.run(partial(work, *args, **kwargs))
+
+    return run
+
+
+resolve_digest = _blocking(resolve_digest_async)
+diff = _blocking(diff_async)
+verify = _blocking(verify_async)
+
+
+def _location(reference: str | Location) -> Location:
+    return parse_location(reference) if isinstance(reference, str) else reference
+
+
+def _reader(connections: Connections, location: Location, credential: Credential | None) -> SourceReader:
+    return SourceReader(image_source(location, connections.source(location, credential)))
+
+
+__all__ = [
+    "copy",
+    "copy_async",
+    "diff",
+    "diff_async",
+    "resolve_digest",
+    "resolve_digest_async",
+    "verify",
+    "verify_async",
+]

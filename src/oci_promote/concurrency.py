@@ -3,36 +3,66 @@
 Jobs are callables, not coroutine objects: a job that never starts never
 creates a coroutine, so nothing is left "never awaited" when a sibling fails.
 The first error cancels the other jobs and is raised as itself (not wrapped in
-an exception group), so callers and users see one error.
+an exception group), so callers and users see one error. `gather` returns what
+the jobs return, in the order given, so no job writes into its caller's lists.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar, cast
 
 import anyio
 
+T = TypeVar("T")
+A = TypeVar("A")
+B = TypeVar("B")
 Job = Callable[[], Awaitable[None]]
 
+#: Blobs moved at once. Over a 40 ms round trip every wave of uploads costs two or three round
+#: trips, so 4 made a 14-blob image take four waves; 8 halves that and stays modest for
+#: public registries (skopeo moves 6 at once, containerd 3 per host).
+DEFAULT_JOBS = 8
 
-async def run_all(jobs: Iterable[Job], limiter: anyio.CapacityLimiter | None = None) -> None:
-    """Run `jobs` concurrently, at most `limiter`'s worth at a time; the first error wins."""
+
+async def gather(
+    jobs: Iterable[Callable[[], Awaitable[T]]], limiter: anyio.CapacityLimiter | None = None
+) -> list[T]:
+    """Run `jobs` concurrently, at most `limiter`'s worth at a time; their results in the
+    order given. The first error cancels the rest and is raised."""
+    results: dict[int, T] = {}
     failures: list[Exception] = []
 
-    async def one(job: Job, scope: anyio.CancelScope) -> None:
+    async def one(n: int, job: Callable[[], Awaitable[T]], scope: anyio.CancelScope) -> None:
         try:
             if limiter is None:
-                await job()
+                results[n] = await job()
             else:
                 async with limiter:
-                    await job()
+                    results[n] = await job()
         except Exception as e:
             if not failures:
                 failures.append(e)
             scope.cancel()
 
+    count = 0
     async with anyio.create_task_group() as group:
         for job in jobs:
-            group.start_soon(one, job, group.cancel_scope)
+            group.start_soon(one, count, job, group.cancel_scope)
+            count += 1
     if failures:
         raise failures[0]
+    return [results[n] for n in range(count)]
+
+
+async def run_all(
+    jobs: Iterable[Callable[[], Awaitable[Any]]], limiter: anyio.CapacityLimiter | None = None
+) -> None:
+    """`gather` for jobs run for what they do, not for what they return."""
+    await gather(jobs, limiter)
+
+
+async def both(first: Callable[[], Awaitable[A]], second: Callable[[], Awaitable[B]]) -> tuple[A, B]:
+    """Two jobs with results of different types, concurrently (one round trip, not two)."""
+    a, b = await gather([first, second])
+    return cast(A, a), cast(B, b)

@@ -16,32 +16,44 @@ registry, HTTP status, registry error codes) and renders as one line.
     ├── DigestMismatchError           bytes or a registry disagree with the digest asked for
     ├── ProtectedTagError             a protected destination tag would move to another digest
     ├── ManifestError                 a manifest we refuse to copy (schema 1, too large, malformed)
-    └── IncompleteSourceError         the source lacks a child manifest or blob it references
+    ├── IncompleteSourceError         the source lacks a child manifest or blob it references
+    └── ReferrersError                signatures, attestations, SBOMs stop the copy
+        ├── MissingReferrersError     --require-referrer: none of that type at the source
+        ├── DigestTagConflictError    a destination digest tag holds content we cannot merge
+        ├── ReferrersIndexConflictError  a tag schema index kept changing under us
+        └── ReferrersListingError     a tag list or referrers index that cannot be read
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .forensics.causes import Cause, Comparison
+from .causes import Cause, Comparison
 
 
 class PromoteError(Exception):
-    """Base of every error oci-promote raises on purpose."""
+    """Base of every error oci-promote raises on purpose.
+
+    A copy that fails says so in fields as well as in its message: `destination`, the
+    destination it failed at (None: the source, or before any destination), and
+    `tags_moved`, the destinations whose tag had already moved (the CLI's `--json`, the
+    Action and library callers read these, never the message).
+    """
 
     exit_code = 1
     #: Set once a retry loop has given up on this error, so no outer loop retries it again.
     final = False
+    destination: str | None = None
+    tags_moved: tuple[str, ...] = ()
 
-    def add_context(self, where: str, after: str = "") -> None:
-        """Say where the error happened (once) and what it left behind."""
-        if getattr(self, "_context_added", False) or not self.args:
+    def at_destination(self, label: str, after: str = "") -> None:
+        """Name the destination the error happened at, and what the failure left behind (once)."""
+        if self.destination is not None or not self.args:
             return
-        self._context_added = True
-        self.args = (f"{where}: {self.args[0]}" + (f"; {after}" if after else ""), *self.args[1:])
+        self.destination = label
+        self.args = (f"destination {label}: {self.args[0]}" + (f"; {after}" if after else ""), *self.args[1:])
 
 
 class UsageError(PromoteError):
@@ -170,3 +182,48 @@ class IncompleteSourceError(PromoteError):
     def __init__(self, message: str, *, missing: str) -> None:
         self.missing = missing
         super().__init__(message)
+
+
+class ReferrersError(PromoteError):
+    """Something about referrers stops the copy."""
+
+
+class MissingReferrersError(ReferrersError):
+    """``--require-referrer TYPE``: the source image has no referrer of that type."""
+
+    def __init__(self, image: str, missing: Sequence[str], found: Sequence[str]) -> None:
+        self.image = image
+        self.missing = tuple(missing)
+        self.found = tuple(found)
+        have = ", ".join(found) if found else "none"
+        super().__init__(
+            f"{image} has no referrer of type {', '.join(missing)} (found: {have}); nothing was copied"
+        )
+
+
+class DigestTagConflictError(ReferrersError):
+    """The destination holds a digest tag (e.g. ``.sbom``) with other content we cannot merge."""
+
+    def __init__(self, tag: str, reason: str) -> None:
+        self.tag = tag
+        self.reason = reason
+        super().__init__(
+            f"destination tag {tag!r} already holds other content ({reason}); refusing to "
+            "overwrite it; delete or rename that tag at the destination, then run again"
+        )
+
+
+class ReferrersIndexConflictError(ReferrersError):
+    """The fallback index kept changing under us (another writer) beyond the retry bound."""
+
+    def __init__(self, tag: str, attempts: int) -> None:
+        self.tag = tag
+        self.attempts = attempts
+        super().__init__(
+            f"referrers index tag {tag!r} changed under us {attempts} times while we merged into it "
+            "(another client writes it at the same time); run again"
+        )
+
+
+class ReferrersListingError(ReferrersError):
+    """A tag list or referrers index that cannot be read."""

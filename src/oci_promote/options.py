@@ -12,15 +12,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .concurrency import DEFAULT_JOBS as DEFAULT_JOBS  # re-exported: the options' default
 from .errors import UsageError
 from .transport.client import RetryPolicy, TransportOptions
 from .transport.credentials import Credential, parse_user_password
 from .types.digest import Digest, parse_digest
-from .types.location import LayoutReference, is_layout_reference, parse_layout_reference
-from .types.reference import Reference, parse_reference, parse_registry_host
+from .types.location import Location as Location  # re-exported
+from .types.location import parse_location as parse_location
+from .types.reference import parse_registry_host
 
-#: Where images are: a registry reference or an OCI layout.
-Location = Reference | LayoutReference
 #: Called with a registry host when neither an explicit credential nor the Docker config
 #: has one; returns a credential or None (anonymous). The Action's GitHub token comes so.
 CredentialProvider = Callable[[str], Credential | None]
@@ -39,11 +39,6 @@ class Bound:
             low = f"above {self.low:g}" if self.low_open else f"at least {self.low:g}"
             raise UsageError(f"{name} must be {low} and at most {self.high:g}, got {value!r}")
 
-
-#: Blobs moved at once. Over a 40 ms round trip every wave of uploads costs two or three round
-#: trips, so 4 made a 14-blob image take four waves; 8 halves that and stays modest for
-#: public registries (skopeo moves 6 at once, containerd 3 per host).
-DEFAULT_JOBS = 8
 
 #: Every numeric option's range; the settings model takes its constraints from here.
 BOUNDS: dict[str, tuple[Bound, type]] = {
@@ -161,15 +156,6 @@ class CopyOptions:
                     f"--expected-from {self.expected_from} names another digest than the expected "
                     f"{self.expected_digest}"
                 )
-
-
-def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
-    """A registry reference, or `oci:PATH[:TAG|@DIGEST]`."""
-    if not isinstance(text, str):
-        raise UsageError(f"a reference must be text, got {type(text).__name__}")
-    if is_layout_reference(text):
-        return parse_layout_reference(text)
-    return parse_reference(text, default_tag=default_tag)
 
 
 def as_tuple(values: Sequence[str], name: str) -> tuple[str, ...]:

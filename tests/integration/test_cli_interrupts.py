@@ -118,5 +118,10 @@ def test_sigterm_with_json_prints_the_failure_object(
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 143, err
-    assert json.loads(out) == {"error": "interrupted by SIGTERM", "exit_code": 143, "tags_moved": []}
+    assert json.loads(out) == {
+        "error": "interrupted by SIGTERM",
+        "exit_code": 143,
+        "destination": None,
+        "tags_moved": [],
+    }
     assert not _tag_exists(registry2, "dst/big", "v1")

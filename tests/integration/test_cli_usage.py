@@ -45,7 +45,7 @@ def test_json_failure_is_a_json_object_on_stdout(
     result = cli("copy", "--json", "--expected-digest", wrong, source, f"{registry2.host}/j/app:v1")
     assert result.returncode == 1
     data = json.loads(result.stdout)
-    assert data["exit_code"] == 1 and data["tags_moved"] == []
+    assert data["exit_code"] == 1 and data["tags_moved"] == [] and data["destination"] is None
     assert wrong in data["error"] and data["error"] in result.stderr
     assert len(result.stderr.strip().splitlines()) >= 1 and "Traceback" not in result.stderr
     usage = cli("copy", "--json", "http://localhost:1/a", f"{registry2.host}/j/app:v1")

@@ -166,6 +166,7 @@ def test_failed_destination_moves_no_tag_anywhere(
         )
     message = str(caught.value)
     assert f"destination {dst_proxy.host}/b/app:v1" in message and "no tag was moved" in message
+    assert (caught.value.destination, caught.value.tags_moved) == (f"{dst_proxy.host}/b/app:v1", ())
     assert tag_digest(registry, "a/app", "v1") is None
     assert tag_digest(registry2, "b/app", "v1") is None
 

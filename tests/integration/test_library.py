@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+from pathlib import Path
+
+import anyio
 import pytest
 
 import oci_promote
 from oci_promote.errors import AuthenticationError, UsageError
 from oci_promote.transport.credentials import Credential
+from oci_promote.types.digest import parse_digest
 from oci_promote.types.secret import Secret
 from tests.harness.registry import RunningRegistry
+from tests.integration.diff_tools import build_image
 from tests.integration.test_cli import TESTREPO, V3
 
 SOURCE = f"oci:{TESTREPO}:v3"
@@ -96,3 +102,21 @@ def test_the_credential_provider_comes_after_explicit_credentials(basic_registry
             retries=0,
         )
     assert asked == [basic_registry.host]
+
+
+def test_diff_and_verify_are_library_calls(tmp_path: Path) -> None:
+    """What `oci-promote diff` and `verify` print, a caller gets as values (layouts: no registry)."""
+    old = build_image(tmp_path / "a", created="2024-01-01T00:00:00Z")
+    new = build_image(tmp_path / "b", created="2025-01-01T00:00:00Z")
+    a, b = f"oci:{tmp_path / 'a'}:v1", f"oci:{tmp_path / 'b'}:v1"
+    comparison = oci_promote.diff(a, b)
+    assert not comparison.identical and comparison.codes == {"config-differ"}
+    assert (comparison.a.digest, comparison.b.digest) == (old, new)
+    assert oci_promote.diff(a, a).identical
+    outcomes = oci_promote.verify([a, b, a], old)
+    assert [(o.reference, o.ok) for o in outcomes] == [(a, True), (b, False)]  # each reference once
+    assert outcomes[1].digest == new and "cannot be read beside it" in (outcomes[1].note or "")
+    again = anyio.run(partial(oci_promote.verify_async, [b], parse_digest(new)))
+    assert [o.ok for o in again] == [True]
+    with pytest.raises(UsageError, match="must be a list"):
+        oci_promote.verify(a, old)

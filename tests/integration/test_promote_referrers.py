@@ -20,7 +20,6 @@ from oci_promote.cli.main import main
 from oci_promote.connect import Connections
 from oci_promote.options import ConnectOptions, parse_location
 from oci_promote.referrers import Discovery, DiscoveryOptions, discover_referrers, referrers_tag
-from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
 from oci_promote.types.digest import parse_digest
 from tests.harness.registry import LogMark, RunningRegistry
@@ -293,16 +292,16 @@ def test_registry_storage_lists_every_tag_and_discovery_finds_the_digest_tag(
             storage = Connections(ConnectOptions(), stack).source(
                 parse_location(f"{registry.host}/app:v1"), None
             )
-            reader = StorageReferrers(storage)
-            seen, url = [], None
+            seen: list[tuple[str, ...]] = []
+            last: str | None = None
             while True:
-                page = await reader.get_tags_page(url, 2)
+                page = await storage.list_tags(last=last, limit=2)
                 seen.append(page.tags)
-                if page.next_url is None:
+                if page.next is None:
                     break
-                url = page.next_url
+                last = page.next
             options = DiscoveryOptions(tags_page_size=1)
-            return seen, await discover_referrers(reader, [parse_digest(image.digest)], options)
+            return seen, await discover_referrers(storage, [parse_digest(image.digest)], options)
 
     seen, found = asyncio.run(pages())
     assert len(seen) == 1, seen

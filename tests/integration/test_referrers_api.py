@@ -25,7 +25,6 @@ from oci_promote.cli.main import main
 from oci_promote.connect import Connections
 from oci_promote.options import ConnectOptions, parse_location
 from oci_promote.referrers import ReferrerDescriptor, discover_referrers, referrers_tag
-from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.artifact_types import COSIGN_OCI11_SIGNATURE, COSIGN_SIGNATURE, SIGSTORE_BUNDLE
 from oci_promote.referrers.discover import DiscoveryOptions, api_listing
 from oci_promote.types.digest import parse_digest
@@ -272,7 +271,7 @@ def _listing(
             storage = Connections(ConnectOptions(), stack).source(
                 parse_location(f"{registry.host}/app:v1"), None
             )
-            answer = await api_listing(StorageReferrers(storage), parse_digest(subject), wanted)
+            answer = await api_listing(storage, parse_digest(subject), wanted)
             assert isinstance(answer, tuple), answer
             return answer
 
@@ -325,7 +324,7 @@ def test_discovery_options_filter_by_the_same_rule_on_the_api(
                     parse_location(f"{reg.host}/app:v1"), None
                 )
                 options = DiscoveryOptions(artifact_types=frozenset({COSIGN_SIGNATURE}))
-                got = await discover_referrers(StorageReferrers(storage), [parse_digest(digest)], options)
+                got = await discover_referrers(storage, [parse_digest(digest)], options)
                 return [r.descriptor.artifact_type for r in got.referrers]
 
         found[reg.host] = asyncio.run(run())
@@ -455,7 +454,7 @@ def test_tag_pages_on_a_registry_that_pages(olareg_registry: OlaregRegistry, wor
                 parse_location(f"{olareg_registry.host}/app:v1"), None
             )
             options = DiscoveryOptions(tags_page_size=1)
-            got = await discover_referrers(StorageReferrers(storage), [parse_digest(image.digest)], options)
+            got = await discover_referrers(storage, [parse_digest(image.digest)], options)
             return [r.tag for r in got.referrers]
 
     assert asyncio.run(run()) == [f"sha256-{_hex(image.digest)}.sig"]

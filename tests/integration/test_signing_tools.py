@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
 
+from oci_promote.connect import Connections
+from oci_promote.options import ConnectOptions
 from oci_promote.referrers import (
-    StoredManifest,
     decide_digest_tag,
     descriptor_for_manifest,
     discover_referrers,
@@ -24,14 +27,30 @@ from oci_promote.referrers import (
 )
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE, SIGSTORE_BUNDLE
 from oci_promote.referrers.digest_tags import cosign_config, go_json
+from oci_promote.storage import Storage, StoredManifest
 from oci_promote.types.digest import compute, parse_digest
-from tests.harness.referrers_repo import RegistryRepo
+from oci_promote.types.location import parse_location
+from oci_promote.types.media import Descriptor
 from tests.harness.registry import RunningRegistry
 from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
 
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 COSIGN_OCI11 = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SPDX = "application/spdx+json"
+
+
+T = TypeVar("T")
+
+
+def _on(registry: RunningRegistry, repository: str, work: Callable[[Storage], Awaitable[T]]) -> T:
+    """Run `work` on the product's storage for `repository` (read and write), in one event loop."""
+
+    async def run() -> T:
+        async with AsyncExitStack() as stack:
+            location = parse_location(f"{registry.host}/{repository}")
+            return await work(Connections(ConnectOptions(), stack).destination(location, None, location))
+
+    return asyncio.run(run())
 
 
 def _json(raw: bytes | None) -> dict[str, Any]:
@@ -86,7 +105,7 @@ def test_cosign_oci11_and_bundle_modes_fall_back_to_the_tag_schema(
     world.cosign_verify(oci11.ref, keys, mode="oci-1-1")
     world.cosign_verify(bundled.ref, keys, mode="bundle")
 
-    found = asyncio.run(discover_referrers(RegistryRepo(registry, "app"), [parse_digest(bundled.digest)]))
+    found = _on(registry, "app", lambda app: discover_referrers(app, [parse_digest(bundled.digest)]))
     [ref] = found.referrers
     assert (ref.how, ref.descriptor.artifact_type, found.used_api) == ("tag-schema", SIGSTORE_BUNDLE, False)
 
@@ -109,7 +128,7 @@ def test_cosign_attestations_and_sbom(registry: RunningRegistry, world: SigningW
     bundle = _json(get_manifest(registry, "app", bundle_index["manifests"][0]["digest"]))
     assert bundle["annotations"]["dev.sigstore.bundle.predicateType"] == "https://spdx.dev/Document"
 
-    found = asyncio.run(discover_referrers(RegistryRepo(registry, "app"), [parse_digest(legacy.digest)]))
+    found = _on(registry, "app", lambda app: discover_referrers(app, [parse_digest(legacy.digest)]))
     assert sorted((r.how, r.tag, r.layer_types) for r in found.referrers) == [
         ("digest-tag", f"sha256-{_hex(legacy.digest)}.att", (COSIGN_ATTESTATION,)),
         ("digest-tag", f"sha256-{_hex(legacy.digest)}.sbom", ("text/spdx+json",)),
@@ -140,7 +159,7 @@ def test_oras_attach_tree_and_discover(registry: RunningRegistry, world: Signing
     assert [r["digest"] for r in tree["referrers"]] == [sbom["digest"]]
     assert [r["digest"] for r in tree["referrers"][0]["referrers"]] == [sig["digest"]]
 
-    found = asyncio.run(discover_referrers(RegistryRepo(registry, "app"), [parse_digest(image.digest)]))
+    found = _on(registry, "app", lambda app: discover_referrers(app, [parse_digest(image.digest)]))
     assert [(str(r.subject), str(r.digest), r.depth) for r in found.referrers] == [
         (image.digest, sbom["digest"], 1),
         (sbom["digest"], sig["digest"], 2),
@@ -170,7 +189,7 @@ def test_attestations_on_the_children_of_an_index(registry: RunningRegistry, wor
     world.cosign_sign(image.ref, keys)
 
     subjects = [parse_digest(d) for d in (image.digest, *image.children)]
-    found = asyncio.run(discover_referrers(RegistryRepo(registry, "multi"), subjects))
+    found = _on(registry, "multi", lambda multi: discover_referrers(multi, subjects))
     assert sorted((str(r.subject), r.tag) for r in found.referrers) == sorted(
         [(image.digest, f"sha256-{_hex(image.digest)}.sig")]
         + [(child, f"sha256-{_hex(child)}.att") for child in image.children]
@@ -183,26 +202,27 @@ def test_our_index_merge_keeps_a_referrer_the_destination_already_had(
     image = push_image(registry, "app", "v1")
     theirs = world.oras_attach(image.ref, SPDX, "{}")
     world.regctl_artifact_put(image.ref, "application/vnd.example.vex+json", "{}")
-    repo = RegistryRepo(registry, "app")
     vex_entry = _json(get_manifest(registry, "app", referrers_tag(image.digest)))["manifests"][1]
     # Take the vex entry out of the index, as if only the source knew it; our merge adds it back.
     index = _json(get_manifest(registry, "app", referrers_tag(image.digest)))
     index["manifests"] = index["manifests"][:1]
-    asyncio.run(
-        repo.put_manifest(referrers_tag(image.digest), json.dumps(index).encode(), index["mediaType"])
-    )
     vex_raw = get_manifest(registry, "app", vex_entry["digest"])
     assert vex_raw is not None
-    # distribution 2.8.2 takes a manifest with subject without a word: no OCI-Subject header.
-    manifest_put = repo.put_manifest(vex_entry["digest"], vex_raw, vex_entry["mediaType"])
-    assert asyncio.run(manifest_put) is None
-
     ours = descriptor_for_manifest(vex_raw, vex_entry["mediaType"])
-    update = asyncio.run(update_referrers_index(repo, parse_digest(image.digest), [ours]))
+    subject = parse_digest(image.digest)
+
+    async def put_both(app: Storage) -> bool:
+        await app.put_manifest(referrers_tag(image.digest), json.dumps(index).encode(), index["mediaType"])
+        await app.put_manifest(vex_entry["digest"], vex_raw, vex_entry["mediaType"])
+        return app.indexes_referrers
+
+    # distribution 2.8.2 takes a manifest with subject without a word: no OCI-Subject header.
+    assert _on(registry, "app", put_both) is False
+    update = _on(registry, "app", lambda app: update_referrers_index(app, subject, [ours]))
     assert (update.writes, [str(d) for d in update.added]) == (1, [vex_entry["digest"]])
     tree = world.oras_discover(image.ref)
     assert [r["digest"] for r in tree["referrers"]] == [theirs["digest"], vex_entry["digest"]]
-    again = asyncio.run(update_referrers_index(repo, parse_digest(image.digest), [ours]))
+    again = _on(registry, "app", lambda app: update_referrers_index(app, subject, [ours]))
     assert again.writes == 0  # a re-run writes nothing
 
 
@@ -235,10 +255,17 @@ def test_cosign_sig_merge_keeps_every_signature_verifiable(
     kind = "application/vnd.oci.image.manifest.v1+json"
     action = decide_digest_tag(sig_tag, StoredManifest(source_raw, kind), StoredManifest(dest_raw, kind))
     assert action.action == "merge" and action.manifest is not None and action.config is not None
-    repo = RegistryRepo(registry2, "app")
-    asyncio.run(repo.put_blob(compute(action.config), action.config))
-    # The source's layer blobs (c's signature payload is the same blob as a's here) exist already.
-    asyncio.run(repo.put_manifest(sig_tag, action.manifest, action.media_type))
+    config, manifest = action.config, action.manifest
+
+    async def body() -> AsyncIterator[bytes]:
+        yield config
+
+    async def put(app: Storage) -> None:
+        await app.put_blob(Descriptor("application/octet-stream", compute(config), len(config)), body)
+        # The source's layer blobs (c's signature payload is the same blob as a's here) exist already.
+        await app.put_manifest(sig_tag, manifest, action.media_type)
+
+    _on(registry2, "app", put)
     for keys in (key_a, key_b, key_c):
         world.cosign_verify(dest_ref, keys)
     assert len(_json(get_manifest(registry2, "app", sig_tag))["layers"]) == 3

@@ -14,13 +14,13 @@ import anyio
 import pytest
 
 from oci_promote.engine.copy import Endpoint, Source, run_copy
-from oci_promote.engine.execute import verified_blob
 from oci_promote.engine.fanout import Consumer, fan_out
 from oci_promote.errors import DigestMismatchError, PromoteError, RegistryError
 from oci_promote.events import BlobDone, BlobProgress, BlobStarted, Event
 from oci_promote.result import CopyResult
 from oci_promote.storage import BodyFactory
 from oci_promote.storage.memory import MemoryRegistry, MemoryStorage
+from oci_promote.storage.verified import verified_blob
 from oci_promote.types.digest import compute
 from oci_promote.types.media import Descriptor
 from tests.unit.memory_images import LAYER, add_index, blob_count

@@ -84,6 +84,7 @@ def test_a_failing_destination_moves_no_tag_anywhere(hub: MemoryRegistry, image:
         copy(hub.storage("app"), "v1", [(dst.storage("a"), "v1"), (dst.storage("b"), "v1")])
     assert str(caught.value).startswith("destination dst/b:v1: ")
     assert str(caught.value).endswith("; no tag was moved")
+    assert (caught.value.destination, caught.value.tags_moved) == ("dst/b:v1", ())
     assert dst.repositories["a"].tags == {} and dst.repositories["b"].tags == {}
 
 
@@ -97,6 +98,23 @@ def test_a_failure_among_the_tags_names_the_tags_that_moved(hub: MemoryRegistry,
     with pytest.raises(RegistryError) as caught:
         copy(hub.storage("app"), "v1", [(dst.storage("a"), "v1"), (dst.storage("b"), "v1")], jobs=1)
     assert str(caught.value) == "destination dst/b:v1: refused; tags already moved: dst/a:v1"
+    # the same facts as fields, for the CLI's --json, the Action and library callers
+    assert (caught.value.destination, caught.value.tags_moved) == ("dst/b:v1", ("dst/a:v1",))
+
+
+def test_a_failure_after_every_tag_moved_names_them_all(hub: MemoryRegistry, image: Digest) -> None:
+    """The last step, resolving each destination again, fails after the tags moved."""
+    dst = MemoryRegistry("dst")
+    tagged = ("put_manifest", "b", "v1")
+    dst.fail = lambda op, repo, target: (
+        RegistryError("gone", registry="dst")
+        if (op, repo) == ("resolve", "b") and tagged in dst.log
+        else None
+    )
+    dests = [(dst.storage("a"), "v1"), (dst.storage("b"), "v1")]
+    with pytest.raises(RegistryError) as caught:
+        copy(hub.storage("app"), "v1", dests, jobs=1)
+    assert caught.value.tags_moved == ("dst/a:v1", "dst/b:v1")
 
 
 def test_a_missing_source_blob_names_the_destination_and_writes_no_manifest(

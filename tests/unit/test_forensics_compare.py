@@ -1,20 +1,19 @@
-"""explain() and headline() on hand-made trees, read through a dict of blobs (no registry needed)."""
+"""explain() and headline() on hand-made trees in the in-memory storage (no registry needed)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from typing import Any
 
 import pytest
 
-from oci_promote.engine.graph import verified_manifest
-from oci_promote.errors import DigestMismatchError, IncompleteSourceError, ManifestError
-from oci_promote.forensics import Comparison, Limits, explain, headline
-from oci_promote.forensics.causes import Cause, Side
-from oci_promote.types.digest import Digest, DigestVerifier
-from oci_promote.types.media import Descriptor, Manifest
+from oci_promote.causes import Cause, Side
+from oci_promote.errors import DigestMismatchError, ManifestError
+from oci_promote.forensics import Comparison, Limits, SourceReader, explain, headline
+from oci_promote.storage.memory import MemoryRegistry, MemoryRepository
+from oci_promote.storage.source import Source
+from oci_promote.types.digest import compute, parse_digest
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -23,62 +22,28 @@ LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
 
 class Blobs:
-    """Content-addressed bytes; `put` returns a descriptor."""
+    """Content-addressed bytes in one repository of the in-memory storage; `put` returns a
+    descriptor (manifests and indexes are stored as manifests, the rest as blobs)."""
 
     def __init__(self) -> None:
-        self.data: dict[str, bytes] = {}
+        self.registry = MemoryRegistry()
+        self.repo = self.registry.repositories.setdefault("app", MemoryRepository())
 
     def put(self, raw: bytes, media_type: str, **extra: Any) -> dict[str, Any]:
-        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        self.data[digest] = raw
-        return {"mediaType": media_type, "digest": digest, "size": len(raw), **extra}
+        digest = compute(raw)
+        if media_type in (MANIFEST, INDEX):
+            self.repo.manifests[digest] = (raw, media_type)
+        else:
+            self.repo.blobs[digest] = raw
+        return {"mediaType": media_type, "digest": str(digest), "size": len(raw), **extra}
 
     def put_json(self, body: Any, media_type: str, *, indent: int | None = 2, **extra: Any) -> dict[str, Any]:
         return self.put(json.dumps(body, indent=indent).encode(), media_type, **extra)
 
-
-class DictReader:
-    """A TreeReader over `Blobs`, its top named by digest; counts what it reads."""
-
-    def __init__(self, blobs: Blobs, top: dict[str, Any], name: str) -> None:
-        self.blobs, self.top_desc, self.description = blobs, top, name
-        self.reads: list[str] = []
-
-    def _raw(self, digest: str) -> bytes:
-        self.reads.append(digest)
-        if digest not in self.blobs.data:
-            raise IncompleteSourceError(f"{digest} missing", missing=digest)
-        return self.blobs.data[digest]
-
-    async def top(self) -> Manifest:
-        return self._manifest(_digest(self.top_desc["digest"]), self.top_desc["mediaType"], None)
-
-    async def child(self, descriptor: Descriptor) -> Manifest:
-        return self._manifest(descriptor.digest, descriptor.media_type, descriptor.size)
-
-    def _manifest(self, digest: Digest, media_type: str, size: int | None) -> Manifest:
-        raw = self._raw(str(digest))
-        return verified_manifest(raw, self.description, requested=digest, declared=media_type, size=size)
-
-    async def blob(self, descriptor: Descriptor, *, limit: int) -> bytes:
-        if descriptor.size > limit:
-            raise ManifestError("over the limit")
-        raw = self._raw(str(descriptor.digest))
-        verifier = DigestVerifier(descriptor.digest, descriptor.size)
-        verifier.update(raw)
-        verifier.verify()
-        return raw
-
-    async def blob_prefix(self, descriptor: Descriptor, length: int) -> bytes:
-        return self._raw(str(descriptor.digest))[:length]
-
-    def at_digest(self, digest: Digest) -> DictReader:
-        return DictReader(self.blobs, {"mediaType": MANIFEST, "digest": str(digest)}, self.description)
-
-
-def _digest(text: str) -> Digest:
-    algorithm, _, encoded = text.partition(":")
-    return Digest(algorithm, encoded)
+    def reader(self, top: dict[str, Any], name: str) -> SourceReader:
+        """The image `top` describes, read through the forensics' reader, named `name`."""
+        digest = parse_digest(top["digest"])
+        return SourceReader(Source(self.registry.storage("app"), str(digest), digest, name))
 
 
 def image(
@@ -113,8 +78,7 @@ def index(blobs: Blobs, children: list[dict[str, Any]], **extra: Any) -> dict[st
 
 
 def run(blobs: Blobs, a: dict[str, Any], b: dict[str, Any], limits: Limits | None = None) -> Comparison:
-    reader_a, reader_b = DictReader(blobs, a, "A"), DictReader(blobs, b, "B")
-    return asyncio.run(explain(reader_a, reader_b, limits=limits or Limits()))
+    return asyncio.run(explain(blobs.reader(a, "A"), blobs.reader(b, "B"), limits=limits or Limits()))
 
 
 def codes(c: Comparison) -> list[tuple[str, str | None]]:
@@ -140,7 +104,9 @@ def test_platform_extracted_byte_for_byte() -> None:
 def test_the_issues_example_headline() -> None:
     blobs = Blobs()
     amd, arm = image(blobs, "amd64"), image(blobs, "arm64")
-    rewritten = blobs.put(json.dumps(json.loads(blobs.data[amd["digest"]])).encode(), MANIFEST)
+    rewritten = blobs.put(
+        json.dumps(json.loads(blobs.repo.manifests[parse_digest(amd["digest"])][0])).encode(), MANIFEST
+    )
     c = run(blobs, index(blobs, [amd, arm]), rewritten)
     assert codes(c) == [("platform-extracted", "linux/amd64"), ("reserialized", "linux/amd64")]
     assert headline(c) == (
@@ -234,7 +200,7 @@ def test_manifest_count_limit() -> None:
 def test_config_cap_and_lying_descriptors() -> None:
     blobs = Blobs()
     a, b = image(blobs, "amd64"), image(blobs, "amd64", created="2025-01-01T00:00:00Z")
-    with pytest.raises(ManifestError, match="over the limit"):
+    with pytest.raises(ManifestError, match="over the 10-byte limit"):
         run(blobs, a, b, Limits(config_bytes=10))
     child = dict(b)
     child["size"] += 1

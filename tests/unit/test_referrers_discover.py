@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import anyio
 import pytest
 
 from oci_promote.errors import DigestMismatchError
@@ -14,22 +15,44 @@ from oci_promote.referrers import (
     ApiMemory,
     DiscoveryOptions,
     ReferrersPage,
-    StoredManifest,
     descriptor_for_manifest,
     discover_referrers,
     list_tags,
     referrers_tag,
 )
 from oci_promote.referrers.discover import api_listing
-from oci_promote.referrers.http_answers import MAX_TAGS_PAGE
-from oci_promote.types.digest import Digest
-from tests.unit.referrers_memory import MemoryRepo
+from oci_promote.storage import StoredManifest, TagPage
+from oci_promote.storage.memory import MemoryRegistry, MemoryStorage
+from oci_promote.transport.referrers_api import MAX_TAGS_PAGE
+from oci_promote.types.digest import Digest, compute
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 SPDX = "application/spdx+json"
 SIG = "application/vnd.example.signature"
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+
+
+class MemoryRepo(MemoryStorage):
+    """One repository of the in-memory registry, with shorthands for these tests."""
+
+    def __init__(self, registry: MemoryRegistry | None = None) -> None:
+        super().__init__(registry or MemoryRegistry(), "app")
+
+    def add(self, raw: bytes, media_type: str, tag: str | None = None) -> Digest:
+        digest = compute(raw)
+        self._repo.manifests[digest] = (raw, media_type)
+        if tag:
+            self._repo.tags[tag] = digest
+        return digest
+
+    def raw(self, digest: Digest) -> bytes:
+        return self._repo.manifests[digest][0]
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """What was asked, in order: (operation, target)."""
+        return [(operation, target) for operation, _, target in self.registry.log]
 
 
 def _image(repo: MemoryRepo, tag: str = "v1") -> Digest:
@@ -72,19 +95,18 @@ def _tag_schema(
 ) -> None:
     entries = []
     for digest in referrers:
-        entry = descriptor_for_manifest(repo.manifests[str(digest)].raw, MANIFEST).to_index_entry()
+        entry = descriptor_for_manifest(repo.raw(digest), MANIFEST).to_index_entry()
         if artifact_type:
             entry["artifactType"] = artifact_type  # what a listing claims, not what the manifest says
         entries.append(entry)
     raw = json.dumps({"schemaVersion": 2, "mediaType": INDEX, "manifests": entries}).encode()
-    repo.manifests[referrers_tag(subject)] = StoredManifest(raw, INDEX)
+    repo.add(raw, INDEX, referrers_tag(subject))
 
 
 def _api(repo: MemoryRepo, subject: Digest, *pages: list[Digest]) -> None:
-    repo.api_pages = repo.api_pages or {}
-    repo.api_pages[subject] = [
-        ReferrersPage(tuple(descriptor_for_manifest(repo.manifests[str(d)].raw, MANIFEST) for d in page))
-        for page in pages
+    api = repo._repo.referrers = repo._repo.referrers or {}
+    api[subject] = [
+        ReferrersPage(tuple(descriptor_for_manifest(repo.raw(d), MANIFEST) for d in page)) for page in pages
     ]
 
 
@@ -105,24 +127,24 @@ def test_tag_schema_tree_is_found_depth_first_parents_before_children() -> None:
         (sbom, sig, "tag-schema", 2),
     ]
     assert found.referrers[0].descriptor.artifact_type == SPDX  # from the manifest, not the listing
-    assert found.referrers[0].manifest == repo.manifests[str(sbom)].raw
+    assert found.referrers[0].manifest == repo.raw(sbom)
     assert not found.used_api
     assert [r.digest for r in _run(repo, [image], max_depth=1).referrers] == [sbom]
 
 
 def test_digest_tags_are_found_by_listing_tags_and_kept_with_their_tag() -> None:
-    repo = MemoryRepo(tags_page=2)
+    repo = MemoryRepo()
     image = _image(repo)
     prefix = f"{image.algorithm}-{image.encoded}"
     sig = _artifact(repo, None, "application/vnd.oci.image.config.v1+json")
-    repo.manifests[f"{prefix}.sig"] = repo.manifests[str(sig)]
-    repo.manifests[f"{prefix}.custom"] = repo.manifests[str(sig)]
-    found = _run(repo, [image])
+    repo._repo.tags[f"{prefix}.sig"] = sig
+    repo._repo.tags[f"{prefix}.custom"] = sig
+    found = _run(repo, [image], tags_page_size=2)
     assert [(r.how, r.tag, r.digest) for r in found.referrers] == [
         ("digest-tag", f"{prefix}.custom", sig),
         ("digest-tag", f"{prefix}.sig", sig),
     ]
-    assert sum(c.startswith("tags") for c in repo.calls) == 2  # 3 tags, pages of 2
+    assert sum(c[0] == "list_tags" for c in repo.calls) == 2  # 3 tags, pages of 2
     assert _run(repo, [image], digest_tags=False).referrers == ()
 
 
@@ -132,7 +154,7 @@ def test_no_op_discovery_asks_only_for_what_exists() -> None:
     found = _run(repo, [image])
     assert found.referrers == ()
     # one tag page, one API probe; no GET of a tag schema index that the tag list lacks
-    assert repo.calls == ["tags None", f"referrers {image} None None"]
+    assert sorted(repo.calls) == [("get_referrers", f"{image} None None"), ("list_tags", "")]
 
 
 def test_api_pages_are_followed_and_the_tag_schema_is_not_read() -> None:
@@ -145,19 +167,19 @@ def test_api_pages_are_followed_and_the_tag_schema_is_not_read() -> None:
     found = _run(repo, [image])
     assert found.used_api and [r.digest for r in found.referrers] == [a, b, c]
     assert {r.how for r in found.referrers} == {"api"}
-    assert f"get {referrers_tag(image)}" not in repo.calls
+    assert ("get_manifest", referrers_tag(image)) not in repo.calls
 
 
 @pytest.mark.parametrize("server_filters", [True, False])
 def test_artifact_type_filter_locally_unless_the_registry_applied_it(server_filters: bool) -> None:
     """api_listing: the spec's filter, asked of the registry, applied here unless it did."""
-    repo = MemoryRepo(filters_applied=server_filters)
+    repo = MemoryRepo(MemoryRegistry(filters_applied=server_filters))
     image = _image(repo)
     sbom, sig = _artifact(repo, image, SPDX), _artifact(repo, image, SIG)
     _api(repo, image, [sbom] if server_filters else [sbom, sig])
     listed = asyncio.run(api_listing(repo, image, frozenset({SPDX})))
     assert isinstance(listed, tuple) and [d.digest for d in listed] == [sbom]
-    assert f"referrers {image} {SPDX} None" in repo.calls
+    assert ("get_referrers", f"{image} {SPDX} None") in repo.calls
 
 
 def test_the_walk_filters_by_the_type_rule_on_the_fetched_manifest() -> None:
@@ -174,7 +196,7 @@ def test_the_walk_filters_by_the_type_rule_on_the_fetched_manifest() -> None:
     found = _run(repo, [image], artifact_types=frozenset({SPDX}))
     # the filter picks the image's own referrers; what hangs below them comes along
     assert [r.digest for r in found.referrers] == [sbom, sig_on_sbom]
-    assert f"referrers {image} None None" in repo.calls
+    assert ("get_referrers", f"{image} None None") in repo.calls
     by_layer = _run(repo, [image], artifact_types=frozenset({SIMPLESIGNING}))
     assert [r.digest for r in by_layer.referrers] == [signed]
 
@@ -184,11 +206,11 @@ def test_fallback_is_remembered_per_registry() -> None:
     one, two = _image(repo, "v1"), _image(repo, "v2")
     memory = ApiMemory()
     asyncio.run(discover_referrers(repo, [one, two], memory=memory))
-    assert sum(c.startswith("referrers") for c in repo.calls) == 1
-    assert memory.knows_absent("memory")
-    repo.calls.clear()
+    assert sum(c[0] == "get_referrers" for c in repo.calls) == 1
+    assert memory.knows_absent("memory/memory")
+    repo.registry.log.clear()
     asyncio.run(discover_referrers(repo, [one], memory=memory))
-    assert not any(c.startswith("referrers") for c in repo.calls)
+    assert not any(c[0] == "get_referrers" for c in repo.calls)
 
 
 def test_children_of_an_index_are_subjects_too_and_cycles_end() -> None:
@@ -208,7 +230,7 @@ def test_listed_but_missing_manifests_are_skipped_with_a_note() -> None:
     image = _image(repo)
     gone = _artifact(repo, image, SPDX)
     _tag_schema(repo, image, gone)
-    del repo.manifests[str(gone)]
+    del repo._repo.manifests[gone]
     found = _run(repo, [image])
     assert found.referrers == () and "manifest is missing" in found.skipped[0]
 
@@ -218,7 +240,7 @@ def test_a_manifest_served_with_other_bytes_is_refused() -> None:
     image = _image(repo)
     sbom = _artifact(repo, image, SPDX)
     _tag_schema(repo, image, sbom)
-    repo.manifests[str(sbom)] = StoredManifest(repo.manifests[str(sbom)].raw + b" ", MANIFEST)
+    repo._repo.manifests[sbom] = (repo.raw(sbom) + b" ", MANIFEST)
     with pytest.raises(DigestMismatchError):
         _run(repo, [image])
 
@@ -226,26 +248,24 @@ def test_a_manifest_served_with_other_bytes_is_refused() -> None:
 def test_a_tag_schema_tag_that_is_no_index_yields_nothing() -> None:
     repo = MemoryRepo()
     image = _image(repo)
-    repo.manifests[referrers_tag(image)] = repo.manifests["v1"]
+    repo._repo.tags[referrers_tag(image)] = repo._repo.tags["v1"]
     found = _run(repo, [image])
     assert found.referrers == () and "not an image index" in found.skipped[0]
 
 
 def test_list_tags_stops_on_a_repeated_page() -> None:
+    asked: list[tuple[str | None, int | None]] = []
+
     class Looping(MemoryRepo):
-        async def get_tags_page(self, url: str | None, page_size: int):  # type: ignore[no-untyped-def]
-            from oci_promote.referrers import TagPage
-
-            self.calls.append(f"tags {url} {page_size}")
-            return TagPage(("a",), "mem://same")
-
-    repo = Looping()
+        async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage:
+            asked.append((last, limit))
+            return TagPage(("a",), "a")
 
     async def collect() -> list[str]:
-        return [t async for t in list_tags(repo)]
+        return [t async for t in list_tags(Looping())]
 
     assert asyncio.run(collect()) == ["a", "a"]
-    assert repo.calls == [f"tags None {MAX_TAGS_PAGE}", f"tags mem://same {MAX_TAGS_PAGE}"]
+    assert asked == [(None, MAX_TAGS_PAGE), ("a", MAX_TAGS_PAGE)]
 
 
 class _SlowRepo(MemoryRepo):
@@ -254,12 +274,12 @@ class _SlowRepo(MemoryRepo):
     in_flight: int = 0
     most: int = 0
 
-    async def get_manifest(self, reference: str) -> StoredManifest | None:
+    async def get_manifest(self, target: str) -> StoredManifest:
         self.in_flight += 1
         self.most = max(self.most, self.in_flight)
-        await asyncio.sleep(0.01)
+        await anyio.sleep(0.01)
         self.in_flight -= 1
-        return await super().get_manifest(reference)
+        return await super().get_manifest(target)
 
 
 def test_discovery_runs_concurrently_within_its_bound() -> None:

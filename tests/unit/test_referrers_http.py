@@ -12,7 +12,7 @@ import json
 import pytest
 
 from oci_promote.referrers import ApiUnavailable, ReferrersListingError, ReferrersPage
-from oci_promote.referrers.http_answers import (
+from oci_promote.transport.referrers_api import (
     next_link,
     read_referrers_answer,
     read_tags_answer,
@@ -123,11 +123,11 @@ def test_tag_pages() -> None:
     url = "http://127.0.0.1:5000/v2/app/tags/list?n=2"
     # What distribution 2.8.2 answers to n=2 with more tags left (recorded).
     headers = {"Link": '</v2/app/tags/list?last=b&n=2>; rel="next"', "Content-Type": "application/json"}
-    page = read_tags_answer(200, headers, b'{"name":"app","tags":["a","b"]}', url)
-    assert page.tags == ("a", "b")
-    assert page.next_url == "http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2"
-    assert read_tags_answer(200, {}, b'{"name":"app","tags":null}', url).tags == ()
-    assert read_tags_answer(404, {}, b"", url).tags == ()
+    tags, next_url = read_tags_answer(200, headers, b'{"name":"app","tags":["a","b"]}', url)
+    assert tags == ("a", "b")
+    assert next_url == "http://127.0.0.1:5000/v2/app/tags/list?last=b&n=2"
+    assert read_tags_answer(200, {}, b'{"name":"app","tags":null}', url) == ((), None)
+    assert read_tags_answer(404, {}, b"", url) == ((), None)
     with pytest.raises(ReferrersListingError):
         read_tags_answer(500, {}, b"", url)
     with pytest.raises(ReferrersListingError):

@@ -11,18 +11,18 @@ import pytest
 
 from oci_promote.referrers import (
     DigestTagConflictError,
+    ReferrerDescriptor,
     ReferrersError,
     ReferrersIndexConflictError,
-    StoredManifest,
     decide_digest_tag,
     merge_index,
     update_referrers_index,
 )
 from oci_promote.referrers.digest_tags import cosign_config, go_json
-from oci_promote.referrers.model import ReferrerDescriptor
 from oci_promote.referrers.naming import referrers_tag
+from oci_promote.storage import StoredManifest
+from oci_promote.storage.memory import MemoryRegistry, MemoryStorage
 from oci_promote.types.digest import compute, parse_digest
-from tests.unit.referrers_memory import MemoryRepo
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -102,19 +102,25 @@ def test_a_tag_that_is_not_an_index_is_never_overwritten() -> None:
         merge_index(json.dumps({"mediaType": MANIFEST, "layers": []}).encode(), [_d(1)], tag="sha256-x")
 
 
-class RacingRepo(MemoryRepo):
+def _repo() -> MemoryStorage:
+    return MemoryRegistry().storage("app")
+
+
+class RacingRepo(MemoryStorage):
     """After each of our index writes, another client writes its own index over ours."""
 
     def __init__(self, races: int) -> None:
-        super().__init__()
+        super().__init__(MemoryRegistry(), "app")
         self.races = races
 
-    async def put_manifest(self, reference: str, raw: bytes, media_type: str) -> str | None:
-        await super().put_manifest(reference, raw, media_type)
-        if reference == referrers_tag(SUBJECT) and self.races > 0:
+    async def put_manifest(
+        self, target: str, raw: bytes, media_type: str, *, child: bool = False
+    ) -> str | None:
+        await super().put_manifest(target, raw, media_type)
+        if target == referrers_tag(SUBJECT) and self.races > 0:
             self.races -= 1
             other = [_d(9).to_index_entry() | {"n": self.races}]
-            await super().put_manifest(reference, json.dumps({"manifests": other}).encode(), INDEX)
+            await super().put_manifest(target, json.dumps({"manifests": other}).encode(), INDEX)
         return None
 
 
@@ -122,7 +128,7 @@ def test_an_index_changed_meanwhile_is_merged_again() -> None:
     repo = RacingRepo(races=2)
     update = asyncio.run(update_referrers_index(repo, SUBJECT, [_d(1), _d(2)]))
     assert update.writes == 3
-    final = _manifests(repo.manifests[referrers_tag(SUBJECT)].raw)
+    final = _manifests(asyncio.run(repo.get_manifest(referrers_tag(SUBJECT))).raw)
     assert [m["digest"] for m in final] == [str(_d(9).digest), str(_d(1).digest), str(_d(2).digest)]
 
 
@@ -132,11 +138,11 @@ def test_a_race_that_never_ends_is_an_error_after_the_bound() -> None:
 
 
 def test_a_no_op_update_reads_once_and_writes_nothing() -> None:
-    repo = MemoryRepo()
+    repo = _repo()
     asyncio.run(update_referrers_index(repo, SUBJECT, [_d(1)]))
-    repo.calls.clear()
+    repo.registry.log.clear()
     assert asyncio.run(update_referrers_index(repo, SUBJECT, [_d(1)])).writes == 0
-    assert repo.calls == [f"get {referrers_tag(SUBJECT)}"]
+    assert repo.registry.log == [("get_manifest", "app", referrers_tag(SUBJECT))]
 
 
 # digest tags ----------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from typing import Any, cast
 import anyio
 import httpx
 
-from oci_promote.referrers.adapter import StorageReferrers
 from oci_promote.referrers.discover import list_tags
 from oci_promote.storage.registry import RegistryStorage
 from oci_promote.transport.distribution import RegistryClient
@@ -40,7 +39,7 @@ def test_link_pages_become_last_cursors_and_every_tag_is_listed() -> None:
     storage = RegistryStorage(cast(RegistryClient, client), cast(Any, None), "app")
 
     async def run() -> list[str]:
-        return [t async for t in list_tags(StorageReferrers(storage), 2)]
+        return [t async for t in list_tags(storage, 2)]
 
     assert anyio.run(run) == ["a", "b", "c", "d", "e"]
     assert client.asked == [(2, None), (2, "b"), (2, "d")]

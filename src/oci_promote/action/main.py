@@ -12,13 +12,11 @@ import contextlib
 import logging
 import os
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 import github_action_utils as gau
 
-from ..api import copy_async
-from ..connect import Connections
+from ..api import copy_async, verify_async
 from ..errors import PromoteError
 from ..frontend.present import summary_line
 from ..frontend.settings import ENV_PREFIX
@@ -52,16 +50,10 @@ async def promote(inputs: ActionInputs, run: Run) -> CopyResult:
 
 async def check_destinations(inputs: ActionInputs) -> list[VerifyOutcome]:
     """`mode: verify`: what each destination resolves to, and why not the digest; never writes."""
-    from ..forensics import open_reader, verify_all  # only here: copy mode starts faster without it
-
     assert inputs.expected is not None
-    async with AsyncExitStack() as stack:
-        connections = Connections(inputs.connect, stack)
-        readers = [
-            open_reader(str(location), connections, inputs.destination_credential)
-            for location in dict.fromkeys(inputs.destinations)
-        ]
-        return await verify_all(readers, inputs.expected)
+    return await verify_async(
+        inputs.destinations, inputs.expected, credential=inputs.destination_credential, connect=inputs.connect
+    )
 
 
 def main() -> int:

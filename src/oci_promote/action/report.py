@@ -26,9 +26,9 @@ from ..errors import (
 )
 from ..events import Event, PhaseEntered
 from ..frontend.present import Progress, plural
-from ..options import Location
 from ..result import CopyResult, DestinationResult
 from ..types.digest import Digest
+from ..types.location import Location
 from ..types.reference import Reference
 from .inputs import ActionInputError, ActionInputs
 from .markdown import cell, code, facts_table, fenced
@@ -156,6 +156,10 @@ def failure_summary(error: PromoteError, source: str, run: Run, inputs: ActionIn
     digest = run.progress.digest
     lines = ["### oci-promote: failed", "", *facts_table(source, digest, "")]
     lines.append(f"| Failed while | {run.phase} |")
+    if error.destination is not None:
+        lines.append(f"| Failed at | {code(error.destination)} |")
+    if error.tags_moved:
+        lines.append(f"| Tags already moved | {', '.join(code(t) for t in error.tags_moved)} |")
     if isinstance(error, DigestMismatchError):
         lines += [f"| Expected digest | {code(error.expected)} |", f"| Found | {code(error.got)} |"]
     if isinstance(error, ActionInputError):

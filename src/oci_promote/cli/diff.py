@@ -8,15 +8,15 @@ some reference does not; 2 bad input or an error (one line on stderr; for
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Callable
-from contextlib import AsyncExitStack
 
-from ..connect import Connections
+import anyio
+
+from ..api import diff_async, verify_async
 from ..errors import PromoteError
-from ..forensics import explain, open_reader, render, verify_all
+from ..forensics import render
 from ..frontend.settings import Settings
 from ..types.digest import parse_digest
 
@@ -57,31 +57,24 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `diff` or `verify`; print results to stdout and errors (one line) to stderr."""
     try:
         if args.command == "diff":
-            return asyncio.run(_diff(args, settings))
-        return asyncio.run(_verify(args, settings))
+            return anyio.run(_diff, args, settings)
+        return anyio.run(_verify, args, settings)
     except PromoteError as e:
         print(f"oci-promote: error: {e}", file=sys.stderr)
         return _ERROR
 
 
 async def _diff(args: argparse.Namespace, settings: Settings) -> int:
-    async with AsyncExitStack() as stack:
-        connections = Connections(settings.connect_options(), stack)
-        credential = settings.source_credential()
-        comparison = await explain(
-            open_reader(args.a, connections, credential), open_reader(args.b, connections, credential)
-        )
+    credential, connect = settings.source_credential(), settings.connect_options()
+    comparison = await diff_async(args.a, args.b, credential=credential, connect=connect)
     print(json.dumps(comparison.to_dict(), indent=2) if args.json else render(comparison))
     return _SAME if comparison.identical else _DIFFER
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     expected = parse_digest(args.digest.strip())
-    async with AsyncExitStack() as stack:
-        connections = Connections(settings.connect_options(), stack)
-        credential = settings.source_credential()
-        readers = [open_reader(text, connections, credential) for text in args.references]
-        outcomes = await verify_all(readers, expected)
+    credential, connect = settings.source_credential(), settings.connect_options()
+    outcomes = await verify_async(args.references, expected, credential=credential, connect=connect)
     verified = all(o.ok for o in outcomes)
     if args.json:
         report = {

@@ -26,8 +26,8 @@ from ..transport.client import use_large_reads
 from ..types.reference import parse_reference
 from . import diff as cli_diff
 from .args import build_parser
-from .main import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
 from .progress import Observer
+from .signals import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
 
 log = logging.getLogger("oci_promote")
 T = TypeVar("T")
@@ -127,11 +127,12 @@ def _source_registry(settings: Settings) -> str | None:
         return None  # an OCI layout, or not a reference at all
 
 
-def _fail(code: int, message: str, as_json: bool, moved: Sequence[str]) -> int:
+def _fail(code: int, message: str, as_json: bool, moved: Sequence[str], destination: str | None) -> int:
     print(message, file=sys.stderr)
     if as_json:
         text = message.removeprefix("oci-promote: ").removeprefix("error: ")
-        print(json.dumps({"error": text, "exit_code": code, "tags_moved": list(moved)}, indent=2))
+        failure = {"error": text, "exit_code": code, "destination": destination, "tags_moved": list(moved)}
+        print(json.dumps(failure, indent=2))
     return code
 
 
@@ -167,7 +168,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             )
     except PromoteError as e:
         line = _explain(e, settings) if settings is not None else str(e)
-        return _fail(e.exit_code, f"oci-promote: error: {line}", as_json, observer.tags_moved)
-    except Interrupted as e:
-        return _fail(e.exit_code, interrupted_line(e.signum), as_json, observer.tags_moved)
+        return _fail(e.exit_code, f"oci-promote: error: {line}", as_json, e.tags_moved, e.destination)
+    except Interrupted as e:  # no error to ask: the tags moved are the events seen
+        return _fail(e.exit_code, interrupted_line(e.signum), as_json, observer.tags_moved, None)
     return 0

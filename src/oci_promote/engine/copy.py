@@ -10,27 +10,28 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 
-from ..concurrency import Job, run_all
+from ..concurrency import DEFAULT_JOBS, both, gather
 from ..errors import DigestMismatchError, PromoteError, ProtectedTagError
 from ..events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, ignore
 from ..forensics.mismatch import explain_mismatch
-from ..options import DEFAULT_JOBS
-from ..referrers.carry import ReferrerOptions, find_referrers, plan_all
+from ..referrers.carry import ReferrerOptions, find_referrers
 from ..referrers.model import Referrer
-from ..referrers.write import write_all
 from ..result import CopyResult, DestinationResult
 from ..storage import Storage
+from ..storage.source import Source, at_digest
+from ..storage.verified import load_top
 from ..types.digest import Digest
 from ..types.media import INDEX_TYPES, Manifest
 from .execute import Target, execute, verify
-from .graph import ImageGraph, load_graph, load_top
+from .graph import ImageGraph, load_graph
 from .inventory import take_inventory
 from .later import Later
 from .plan import Holdings, Plan, group_by_repository, make_plan, protected_moves
-from .source import Source, at_digest
+from .referrers import plan_all, write_all
 
 log = logging.getLogger("oci_promote")
 #: What each destination tag resolved to before the inventory started.
@@ -105,39 +106,39 @@ async def run_copy(
     emit(PhaseEntered("copy", labels))
     limiter = anyio.CapacityLimiter(jobs)
     loaded = Later[ImageGraph]()
-    found: Found = ()
 
-    async def load_images() -> None:
-        loaded.set(await load_graph(source.storage, top, where, include_foreign=include_foreign_layers))
+    async def load_images() -> ImageGraph:
+        graph = await load_graph(source.storage, top, where, include_foreign=include_foreign_layers)
+        loaded.set(graph)
+        return graph
 
-    async def find() -> None:
+    async def find() -> Found:
         # the referrers, while the child manifests load and the destinations are asked what
         # they hold: a plain index names every subject itself, a nested one once it is read
-        nonlocal found
         nested = any(c.media_type in INDEX_TYPES for c in top.children)
         children = (await loaded.get()).children if nested else top.children
         subjects = [digest, *(c.digest for c in children)]
-        found = await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
+        return await find_referrers(source.storage, subjects, referrers or ReferrerOptions(), where)
 
-    plans: list[Plan] = []
-
-    async def inventory_and_plan() -> None:
-        plans.append(await _plan(digest, loaded.get, read, targets, tags_now, limiter, protect))
-
-    await run_all([load_images, find] if gate else [load_images, find, inventory_and_plan])
+    inventory_and_plan = partial(_plan, digest, loaded.get, read, targets, tags_now, limiter, protect)
     if gate:
-        await inventory_and_plan()
-    graph = await loaded.get()
+        graph, found = await both(load_images, find)
+        plan = await inventory_and_plan()
+    else:
+        (graph, found), plan = await both(partial(both, load_images, find), inventory_and_plan)
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
-    (plan,) = plans
     carried = await plan_all(plan, targets, found)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
-        before_tags = write_all(source.storage, carried)
-        await execute(plan, graph, source.storage, targets, limiter, emit, before_tags)
-        emit(PhaseEntered("verify", labels))
-        await verify((t for t in targets if not t.result.up_to_date), read, digest, limiter)
+        try:
+            before_tags = write_all(source.storage, carried)
+            await execute(plan, graph, source.storage, targets, limiter, emit, before_tags)
+            emit(PhaseEntered("verify", labels))
+            await verify((t for t in targets if not t.result.up_to_date), read, digest, limiter)
+        except PromoteError as e:
+            e.tags_moved = tuple(t.label for t in targets if t.moved and t.target != str(digest))
+            raise
     for t in targets:
         t.result.seconds = round(time.monotonic() - started, 3)
     return CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
@@ -151,24 +152,19 @@ async def _resolve_all(
     A destination's failure here is kept and raised by its inventory (not asked again), so it
     comes after any failure of the source's, with the usual context.
     """
-    tops: list[Manifest] = []
-    tags_now: list[Tags | PromoteError] = [{} for _ in endpoints]
+    top = partial(load_top, source.storage, source.target, source.digest, source.description)
+    looks = partial(gather, [partial(_look, e.storage, e.tag if look else None) for e in endpoints])
+    return await both(top, looks)
 
-    async def top() -> None:
-        tops.append(await load_top(source.storage, source.target, source.digest, source.description))
 
-    def ask(n: int, storage: Storage, tag: str) -> Job:
-        async def run() -> None:
-            try:
-                tags_now[n] = {tag: await storage.resolve(tag)}
-            except PromoteError as e:
-                tags_now[n] = e
-
-        return run
-
-    looks = (ask(n, e.storage, e.tag) for n, e in enumerate(endpoints) if e.tag and look)
-    await run_all([top, *looks])
-    return tops[0], tags_now
+async def _look(storage: Storage, tag: str | None) -> Tags | PromoteError:
+    """What `tag` resolves to now ({} when not asked), or the error asking it raised."""
+    if tag is None:
+        return {}
+    try:
+        return {tag: await storage.resolve(tag)}
+    except PromoteError as e:
+        return e
 
 
 async def _plan(
@@ -186,34 +182,39 @@ async def _plan(
     """
     groups = group_by_repository([t.storage.identity for t in targets])
     members = [[(i, targets[i].target) for i in group] for group in groups]
-    holdings: list[Holdings] = [Holdings({}) for _ in groups]
-
-    def inventory(n: int) -> Job:
-        first = targets[groups[n][0]]
-        seen = [tags_now[i] for i in groups[n]]
-        known = {t: d for looked in seen if isinstance(looked, dict) for t, d in looked.items()}
-
-        async def run() -> None:
-            try:
-                for looked in seen:
-                    if isinstance(looked, PromoteError):
-                        raise looked
-                holdings[n] = await take_inventory(
-                    first.storage, [t for _, t in members[n]], digest, graph, limiter, known
-                )
-            except PromoteError as e:
-                e.add_context(f"destination {first.label}", "nothing was written")
-                raise
-
-        return run
-
-    await run_all(inventory(n) for n in range(len(groups)))
+    holdings = await gather(
+        partial(
+            _inventory, targets[g[0]], [tags_now[i] for i in g], [t for _, t in m], digest, graph, limiter
+        )
+        for g, m in zip(groups, members, strict=True)
+    )
     image = await graph()
     refused = protected_moves(digest, members, holdings, protect)
     if refused:
         raise await _protected_error(source, digest, [(targets[i], t, d) for i, t, d in refused])
     mountable = [targets[g[0]].storage.can_mount_from(source.storage) for g in groups]
     return make_plan(image, members, holdings, mountable)
+
+
+async def _inventory(
+    first: Target,
+    seen: list[Tags | PromoteError],
+    tags: list[str],
+    digest: Digest,
+    graph: Callable[[], Awaitable[ImageGraph]],
+    limiter: anyio.CapacityLimiter,
+) -> Holdings:
+    """What one destination repository holds (`first` does its work), from what its tags
+    resolved to before (or the error asking them raised)."""
+    try:
+        for looked in seen:
+            if isinstance(looked, PromoteError):
+                raise looked
+        known = {t: d for looked in seen if isinstance(looked, dict) for t, d in looked.items()}
+        return await take_inventory(first.storage, tags, digest, graph, limiter, known)
+    except PromoteError as e:
+        e.at_destination(first.label, "nothing was written")
+        raise
 
 
 async def _check_expected(

@@ -12,24 +12,25 @@ Each blob is read from the source once for all the destinations that copy it
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
 import anyio
 
 from ..concurrency import Job, run_all
-from ..errors import DigestMismatchError, IncompleteSourceError, NotFoundError, PromoteError
+from ..errors import DigestMismatchError, PromoteError
 from ..events import BlobDone, BlobProgress, BlobStarted, EventCallback, ManifestPushed, TagMoved
 from ..forensics.mismatch import explain_mismatch
 from ..result import DestinationResult
 from ..storage import BodyFactory, Storage
-from ..types.digest import Digest, DigestVerifier
+from ..storage.source import Source, at_digest
+from ..storage.verified import verified_blob
+from ..types.digest import Digest
 from ..types.media import Descriptor, Manifest
 from .fanout import Consumer, fan_out
 from .graph import ImageGraph
 from .plan import Plan, RepositoryPlan
-from .source import Source, at_digest
 
 log = logging.getLogger("oci_promote")
 NOTHING_MOVED = "no tag was moved"
@@ -44,6 +45,8 @@ class Target:
     #: The tag, or the digest's text for a destination pinned by digest.
     target: str
     result: DestinationResult
+    #: Its tag (or pinned digest) points at the image now: the tag phase wrote it.
+    moved: bool = False
 
 
 async def execute(
@@ -63,54 +66,58 @@ async def execute(
     await run_all(_blob_jobs(source, working, emit), limiter)
     for wave in graph.waves(graph.children):
         jobs = (
-            _at(d, _manifest_job(d, m, str(m.digest), emit, child=True))
+            _at(d, partial(_push_manifest, d, m, str(m.digest), emit, child=True))
             for r, d in working
             for m in wave
             if m in r.children
         )
         await run_all(jobs, limiter)
     await run_all(
-        (_at(d, _manifest_job(d, top, str(top.digest), emit)) for r, d in working if r.top_by_digest), limiter
+        (
+            _at(d, partial(_push_manifest, d, top, str(top.digest), emit))
+            for r, d in working
+            if r.top_by_digest
+        ),
+        limiter,
     )
     if before_tags is not None:
         await before_tags()
-    moved: list[str] = []
 
     def moved_note() -> str:
+        moved = [t.label for t in targets if t.moved]
         return f"tags already moved: {', '.join(moved)}" if moved else NOTHING_MOVED
 
-    def tag_job(dest: Target, target: str) -> Job:
-        async def run() -> None:
-            await _manifest_job(dest, top, target, emit)()
-            moved.append(dest.label)
-            if target != str(top.digest):
-                emit(TagMoved(dest.label, target, str(top.digest)))
-
-        return run
-
-    jobs = (_at(targets[i], tag_job(targets[i], t), moved_note) for r, _ in working for i, t in r.targets)
+    jobs = (
+        _at(targets[i], partial(_move_tag, targets[i], top, t, emit), moved_note)
+        for r, _ in working
+        for i, t in r.targets
+    )
     await run_all(jobs, limiter)
+
+
+async def _move_tag(dest: Target, top: Manifest, target: str, emit: EventCallback) -> None:
+    await _push_manifest(dest, top, target, emit)
+    dest.moved = True
+    if target != str(top.digest):
+        emit(TagMoved(dest.label, target, str(top.digest)))
 
 
 async def verify(
     targets: Iterable[Target], source: Source, digest: Digest, limiter: anyio.CapacityLimiter
 ) -> None:
     """Resolve every written destination again: it must give the source digest, else say why not."""
+    await run_all((partial(_verify_one, d, source, digest) for d in targets), limiter)
 
-    def job(dest: Target) -> Job:
-        async def run() -> None:
-            try:
-                got = await dest.storage.resolve(dest.target)
-                if got != digest:
-                    raise await _served_other(dest, got, source, digest)
-            except PromoteError as e:
-                e.add_context(f"destination {dest.label}")
-                raise
-            log.info("%s resolves to %s", dest.label, got)
 
-        return run
-
-    await run_all((job(d) for d in targets), limiter)
+async def _verify_one(dest: Target, source: Source, digest: Digest) -> None:
+    try:
+        got = await dest.storage.resolve(dest.target)
+        if got != digest:
+            raise await _served_other(dest, got, source, digest)
+    except PromoteError as e:
+        e.at_destination(dest.label)
+        raise
+    log.info("%s resolves to %s", dest.label, got)
 
 
 async def _served_other(dest: Target, got: Digest | None, source: Source, digest: Digest) -> PromoteError:
@@ -132,7 +139,7 @@ def _at(dest: Target, job: Job, note: Callable[[], str] = lambda: NOTHING_MOVED)
         try:
             await job()
         except PromoteError as e:
-            e.add_context(f"destination {dest.label}", note())
+            e.at_destination(dest.label, note())
             raise
 
     return run
@@ -202,41 +209,20 @@ async def _put_blob(
     emit(BlobDone(dest.label, digest, blob.size, how))
 
 
-async def verified_blob(
-    source: Storage, blob: Descriptor, report: Callable[[int], None]
-) -> AsyncIterator[bytes]:
-    """Stream a blob from the source, checking size and digest as the bytes pass."""
-    verifier = DigestVerifier(blob.digest, blob.size)
-    report(0)
-    try:
-        async for chunk in source.open_blob(blob):
-            verifier.update(chunk)
-            report(verifier.size)
-            yield chunk
-    except NotFoundError:
-        raise IncompleteSourceError(
-            f"{source.description}: blob {blob.digest} is missing at the source", missing=str(blob.digest)
-        ) from None
-    verifier.verify(f"{source.description}: blob")
-
-
-def _manifest_job(
+async def _push_manifest(
     dest: Target, manifest: Manifest, target: str, emit: EventCallback, *, child: bool = False
-) -> Job:
-    async def run() -> None:
-        echoed = await dest.storage.put_manifest(target, manifest.raw, manifest.media_type, child=child)
-        if echoed and echoed != str(manifest.digest):
-            raise DigestMismatchError(
-                f"{dest.label}: the registry stored the manifest as {echoed}, not {manifest.digest}; "
-                "it rewrote the bytes",
-                expected=str(manifest.digest),
-                got=echoed,
-            )
-        dest.result.manifests_pushed += 1
-        kind = "index" if manifest.is_index else "manifest"
-        where = dest.storage.description
-        shown = f"{where}:{target}" if target != str(manifest.digest) else f"{where}@{manifest.digest.short}"
-        log.info("pushed %s %s to %s", kind, manifest.digest.short, shown)
-        emit(ManifestPushed(dest.label, str(manifest.digest), target, manifest.is_index))
-
-    return run
+) -> None:
+    echoed = await dest.storage.put_manifest(target, manifest.raw, manifest.media_type, child=child)
+    if echoed and echoed != str(manifest.digest):
+        raise DigestMismatchError(
+            f"{dest.label}: the registry stored the manifest as {echoed}, not {manifest.digest}; "
+            "it rewrote the bytes",
+            expected=str(manifest.digest),
+            got=echoed,
+        )
+    dest.result.manifests_pushed += 1
+    kind = "index" if manifest.is_index else "manifest"
+    where = dest.storage.description
+    shown = f"{where}:{target}" if target != str(manifest.digest) else f"{where}@{manifest.digest.short}"
+    log.info("pushed %s %s to %s", kind, manifest.digest.short, shown)
+    emit(ManifestPushed(dest.label, str(manifest.digest), target, manifest.is_index))

@@ -23,11 +23,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from ..concurrency import Job, run_all
+from ..concurrency import run_all
 from ..errors import PromoteError
 from ..storage import BodyFactory
 
@@ -58,17 +59,14 @@ async def fan_out(
     """Run every consumer's upload on one read of `open_source`; the first error wins and
     cancels the rest (`run_all`), the producer included."""
     tee = BlobTee(open_source, len(consumers), buffer)
+    await run_all([tee.pump, *(partial(_consume, tee, i, c) for i, c in enumerate(consumers))])
 
-    def job(index: int, consumer: Consumer) -> Job:
-        async def run() -> None:
-            try:
-                await consumer.upload(tee.body(index, consumer.reread, consumer.report))
-            finally:
-                tee.detach(index)
 
-        return run
-
-    await run_all([tee.pump, *(job(i, c) for i, c in enumerate(consumers))])
+async def _consume(tee: BlobTee, index: int, consumer: Consumer) -> None:
+    try:
+        await consumer.upload(tee.body(index, consumer.reread, consumer.report))
+    finally:
+        tee.detach(index)
 
 
 class BlobTee:

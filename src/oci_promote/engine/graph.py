@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
-from ..concurrency import Job, run_all
-from ..errors import DigestMismatchError, IncompleteSourceError, ManifestError, NotFoundError
+from ..concurrency import gather
+from ..errors import ManifestError
 from ..storage import Storage
-from ..types.digest import Digest, compute
-from ..types.media import Descriptor, Manifest, parse_manifest
-
-_MAX_DEPTH = 8
+from ..storage.verified import load_child
+from ..types.digest import Digest
+from ..types.media import MAX_NESTING, Descriptor, Manifest
 
 
 @dataclass(frozen=True)
@@ -48,91 +48,18 @@ class ImageGraph:
         return [w for w in waves if w]
 
 
-def verified_manifest(
-    raw: bytes,
-    where: str,
-    *,
-    requested: Digest | None,
-    declared: str | None,
-    header_digest: str | None = None,
-    size: int | None = None,
-) -> Manifest:
-    """Parse manifest bytes after proving they are the bytes that were asked for.
-
-    A source that answers a digest request with other bytes is refused, and so
-    is one whose `Docker-Content-Digest` disagrees with the bytes it sent.
-    """
-    algorithm = requested.algorithm if requested else "sha256"
-    actual = compute(raw, algorithm)
-    if requested is not None and actual != requested:
-        raise DigestMismatchError(
-            f"{where} served a manifest whose bytes hash to {actual}, not the {requested} "
-            "that was asked for; refusing to copy it",
-            expected=str(requested),
-            got=str(actual),
-        )
-    if size is not None and len(raw) != size:
-        raise DigestMismatchError(
-            f"{where}: manifest {actual} is {len(raw)} bytes, its descriptor says {size}",
-            expected=f"{size} bytes",
-            got=f"{len(raw)} bytes",
-        )
-    if header_digest and header_digest.startswith(f"{algorithm}:") and header_digest != str(actual):
-        raise DigestMismatchError(
-            f"{where} says the manifest digest is {header_digest}, but its bytes hash to {actual}",
-            expected=header_digest,
-            got=str(actual),
-        )
-    return parse_manifest(raw, declared=declared, digest=actual)
-
-
-async def load_top(source: Storage, target: str, requested: Digest | None, where: str) -> Manifest:
-    stored = await source.get_manifest(target)
-    return verified_manifest(
-        stored.raw, where, requested=requested, declared=stored.media_type, header_digest=stored.digest_header
-    )
-
-
-async def load_child(source: Storage, descriptor: Descriptor, where: str) -> Manifest:
-    try:
-        stored = await source.get_manifest(str(descriptor.digest))
-    except NotFoundError:
-        raise IncompleteSourceError(
-            f"{where}: child manifest {descriptor.digest}"
-            f"{f' ({descriptor.platform})' if descriptor.platform else ''} is missing at the "
-            "source, so the index cannot be copied whole",
-            missing=str(descriptor.digest),
-        ) from None
-    return verified_manifest(
-        stored.raw,
-        where,
-        requested=descriptor.digest,
-        declared=stored.media_type or descriptor.media_type,
-        header_digest=stored.digest_header,
-        size=descriptor.size,
-    )
-
-
 async def load_graph(source: Storage, top: Manifest, where: str, *, include_foreign: bool) -> ImageGraph:
     """Fetch every child manifest (concurrently, level by level) and collect the blobs."""
     fetched: dict[Digest, Manifest] = {top.digest: top}
     level = [top]
-    for _depth in range(_MAX_DEPTH):
+    for _depth in range(MAX_NESTING):
         wanted = {c.digest: c for m in level for c in m.children if c.digest not in fetched}
         if not wanted:
             break
-        level = []
-
-        def fetch(descriptor: Descriptor, into: list[Manifest] = level) -> Job:
-            async def job() -> None:
-                into.append(await load_child(source, descriptor, where))
-
-            return job
-
-        await run_all(fetch(d) for d in wanted.values())
+        level = await gather(partial(load_child, source, d, where) for d in wanted.values())
         fetched.update((m.digest, m) for m in level)
     else:
-        raise ManifestError(f"{where}: indexes nested deeper than {_MAX_DEPTH} levels")
+        raise ManifestError(f"{where}: indexes nested deeper than {MAX_NESTING} levels")
 
     order: list[Manifest] = []
     seen: set[Digest] = set()

@@ -17,11 +17,12 @@ graph wait for it while the source's child manifests are still arriving.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TypeVar
 
 import anyio
 
-from ..concurrency import Job, run_all
+from ..concurrency import both, gather
 from ..storage import Storage
 from ..types.digest import Digest
 from .graph import ImageGraph
@@ -32,16 +33,8 @@ T = TypeVar("T")
 
 async def resolve_targets(storage: Storage, targets: Iterable[str]) -> dict[str, Digest | None]:
     """What each target resolves to now, asked concurrently (one round trip)."""
-    resolved: dict[str, Digest | None] = {}
-
-    def job(target: str) -> Job:
-        async def run() -> None:
-            resolved[target] = await storage.resolve(target)
-
-        return run
-
-    await run_all(job(t) for t in dict.fromkeys(targets))
-    return resolved
+    asked = list(dict.fromkeys(targets))
+    return dict(zip(asked, await gather(partial(storage.resolve, t) for t in asked), strict=True))
 
 
 async def take_inventory(
@@ -63,19 +56,15 @@ async def take_inventory(
     if digest in resolved.values():
         return Holdings(resolved, top=True)
     tagged = any(v is not None for v in resolved.values())
-    holds: bool | None = True if tagged else None
-    has_top = False
 
-    async def ask_holds() -> None:
-        nonlocal holds
-        holds = await storage.holds_anything()
+    async def ask_holds() -> bool | None:
+        return True if tagged else await storage.holds_anything()
 
-    async def ask_top() -> None:
-        nonlocal has_top
-        has_top = await storage.has_manifest(str(digest))
+    async def ask_top() -> bool:
+        # a destination pinned by digest has just been asked for the top manifest
+        return False if str(digest) in resolved else await storage.has_manifest(str(digest))
 
-    # both at once; a destination pinned by digest has just been asked for the top manifest
-    await run_all([*([] if tagged else [ask_holds]), *([] if str(digest) in resolved else [ask_top])])
+    holds, has_top = await both(ask_holds, ask_top)
     if has_top:
         return Holdings(resolved, top=True)
     if holds is False:
@@ -100,14 +89,6 @@ async def _present(
     ask: Callable[[T], Awaitable[bool]], items: Iterable[T], limiter: anyio.CapacityLimiter
 ) -> set[T]:
     """The items `ask` says are there, asked concurrently."""
-    found: set[T] = set()
-
-    def job(item: T) -> Job:
-        async def run() -> None:
-            if await ask(item):
-                found.add(item)
-
-        return run
-
-    await run_all((job(i) for i in items), limiter)
-    return found
+    asked = list(items)
+    answers = await gather((partial(ask, i) for i in asked), limiter)
+    return {item for item, there in zip(asked, answers, strict=True) if there}

@@ -2,15 +2,16 @@
 
 The core is one call: `await explain(reader_a, reader_b)` returns a
 `Comparison` (both digests and media types, `identical`, `causes`), and
-`headline(comparison)` is its one-line human answer. Readers come from
-`open_reader(text, registries)`.
+`headline(comparison)` is its one-line human answer. A reader is one image in a
+storage (`SourceReader(Source(...))`); the library's `oci_promote.diff` and
+`oci_promote.verify` open them from references.
 """
 
 from __future__ import annotations
 
-from .causes import CODES, Cause, Comparison, Side
+from ..causes import CODES, Cause, Comparison, Side
 from .compare import explain
-from .reader import DEFAULT_LIMITS, Limits, SourceReader, TreeReader, open_reader
+from .reader import DEFAULT_LIMITS, Limits, SourceReader
 from .render import describe_cause, headline, render
 from .verify import VerifyOutcome, verify_all, verify_one
 
@@ -22,12 +23,10 @@ __all__ = [
     "Limits",
     "Side",
     "SourceReader",
-    "TreeReader",
     "VerifyOutcome",
     "describe_cause",
     "explain",
     "headline",
-    "open_reader",
     "render",
     "verify_all",
     "verify_one",

@@ -8,18 +8,19 @@ at once and all are reported. Reads nothing but what a cause needs.
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
+from ..causes import INDEX_WRAPPED, OTHER, PLATFORM_EXTRACTED, PLATFORMS_DIFFER, Cause, Comparison, Side
+from ..concurrency import both, gather
 from ..types.media import INDEX_TYPES
-from .causes import INDEX_WRAPPED, OTHER, PLATFORM_EXTRACTED, PLATFORMS_DIFFER, Cause, Comparison, Side
 from .documents import document_causes, keyed_entries
 from .images import compare_images
-from .reader import DEFAULT_LIMITS, Limits, TreeReader
+from .reader import DEFAULT_LIMITS, Limits, SourceReader
 from .tree import Node, Tree, platform_text
 
 
 async def explain(
-    reader_a: TreeReader, reader_b: TreeReader, *, limits: Limits = DEFAULT_LIMITS
+    reader_a: SourceReader, reader_b: SourceReader, *, limits: Limits = DEFAULT_LIMITS
 ) -> Comparison:
     """Compare the images A and B name; `causes` is empty exactly when their digests agree.
 
@@ -28,7 +29,7 @@ async def explain(
     indexes nested beyond the depth limit.
     """
     a, b = Tree(reader_a, limits), Tree(reader_b, limits)
-    top_a, top_b = await asyncio.gather(a.top(), b.top())
+    top_a, top_b = await both(a.top, b.top)
     causes = [] if top_a.digest == top_b.digest else await compare_nodes(a, top_a, b, top_b)
     unique = tuple(dict.fromkeys(causes))
     return Comparison(
@@ -64,14 +65,14 @@ async def _compare_indexes(a: Tree, na: Node, b: Tree, nb: Node) -> list[Cause]:
         for key in keyed_a
         if key in keyed_b and keyed_a[key][1].get("digest") != keyed_b[key][1].get("digest")
     ]
-    children = await asyncio.gather(*(_pair(a, na, i, b, nb, j) for i, j in pairs))
+    children = await gather(partial(_pair, a, na, i, b, nb, j) for i, j in pairs)
     for child_a, child_b in children:
         causes.extend(await compare_nodes(a, child_a, b, child_b))
     return causes
 
 
 async def _pair(a: Tree, na: Node, i: int, b: Tree, nb: Node, j: int) -> tuple[Node, Node]:
-    return await asyncio.gather(a.child(na, i), b.child(nb, j))
+    return await both(partial(a.child, na, i), partial(b.child, nb, j))
 
 
 async def _index_and_image(

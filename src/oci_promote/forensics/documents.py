@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .causes import ANNOTATIONS_DIFFER, MEDIA_TYPE_CONVERTED, OTHER, RESERIALIZED, Cause
+from ..causes import ANNOTATIONS_DIFFER, MEDIA_TYPE_CONVERTED, OTHER, RESERIALIZED, Cause
 from .jsonstyle import differing_paths, same_content, shown_paths, style_differences
 from .tree import Node, platform_text
 

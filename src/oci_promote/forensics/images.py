@@ -8,13 +8,14 @@ of the layers read, to name the compression on both sides.
 
 from __future__ import annotations
 
-import asyncio
 import re
+from functools import partial
 from typing import Any
 
+from ..causes import CONFIG_DIFFER, LAYERS_DIFFER, LAYERS_RECOMPRESSED, Cause
+from ..concurrency import both, gather
 from ..errors import PromoteError
 from ..types.media import Descriptor
-from .causes import CONFIG_DIFFER, LAYERS_DIFFER, LAYERS_RECOMPRESSED, Cause
 from .compression import compression_of_media_type, describe_compression
 from .documents import document_causes, reserialization
 from .jsonstyle import differing_paths, same_content
@@ -33,7 +34,7 @@ async def compare_images(a: Tree, na: Node, b: Tree, nb: Node, platform: str | N
     layers_changed = [d.digest for d in na.layers()] != [d.digest for d in nb.layers()]
     if not (config_changed or layers_changed):
         return causes
-    ca, cb = await asyncio.gather(a.config(na), b.config(nb))
+    ca, cb = await both(partial(a.config, na), partial(b.config, nb))
     if config_changed and ca is not None and cb is not None:
         causes.extend(config_causes(ca, cb, platform))
     if layers_changed:
@@ -109,8 +110,11 @@ async def layer_causes(
     if ids_a is not None and ids_a == ids_b and len(la) == len(lb) == len(ids_a):
         changed = [i for i in range(len(la)) if la[i].digest != lb[i].digest]
         shown = changed[:MAX_SNIFFED_LAYERS]
-        hints = await asyncio.gather(
-            *(_compression(a, la[i]) for i in shown), *(_compression(b, lb[i]) for i in shown)
+        hints = await gather(
+            [
+                *(partial(_compression, a, la[i]) for i in shown),
+                *(partial(_compression, b, lb[i]) for i in shown),
+            ]
         )
         parts = [
             f"layer {i} {la[i].digest.short} ({hints[n]}) -> {lb[i].digest.short} ({hints[n + len(shown)]})"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ..engine.source import Source
+from ..causes import Comparison
 from ..errors import IncompleteSourceError, NotFoundError, PromoteError
-from .causes import Comparison
+from ..storage.source import Source
 from .compare import explain
 from .reader import SourceReader
 from .render import headline

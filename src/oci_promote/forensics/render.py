@@ -6,7 +6,7 @@ summary, and error messages all say the same thing.
 
 from __future__ import annotations
 
-from .causes import (
+from ..causes import (
     ANNOTATIONS_DIFFER,
     CODES,
     CONFIG_DIFFER,

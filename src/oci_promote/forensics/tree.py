@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import ManifestError
 from ..types.media import DOCKER_MANIFEST, OCI_MANIFEST, Descriptor, Manifest, load_json_object
 from .compression import PREFIX_BYTES
-from .reader import DEFAULT_LIMITS, Limits, TreeReader
+from .reader import DEFAULT_LIMITS, Limits, SourceReader
 
 IMAGE_CONFIG_TYPES = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
@@ -89,7 +89,7 @@ def platform_text(value: Any) -> str | None:
 class Tree:
     """Fetches one side's documents on demand, each at most once, within `limits`."""
 
-    def __init__(self, reader: TreeReader, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(self, reader: SourceReader, limits: Limits = DEFAULT_LIMITS) -> None:
         self.reader = reader
         self.limits = limits
         self.description = reader.description

@@ -7,16 +7,16 @@ layout), when that digest can be read there.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
+from ..causes import Comparison
+from ..concurrency import gather
 from ..errors import IncompleteSourceError, NotFoundError
-from ..types.digest import Digest
-from .causes import Comparison
 from .compare import explain
-from .reader import DEFAULT_LIMITS, Limits, TreeReader
+from .reader import DEFAULT_LIMITS, Limits, SourceReader
 from .render import describe_cause, headline
 
 _MISSING = (NotFoundError, IncompleteSourceError)
@@ -61,16 +61,18 @@ class VerifyOutcome:
 
 
 async def verify_one(
-    reader: TreeReader, expected: Digest, *, limits: Limits = DEFAULT_LIMITS
+    reader: SourceReader, wanted: SourceReader, *, limits: Limits = DEFAULT_LIMITS
 ) -> VerifyOutcome:
-    """Check one reference; explain a mismatch against `expected` read beside it."""
+    """Check one reference against `wanted` (the expected digest, read beside it: the same
+    repository or layout); explain a mismatch."""
+    expected = wanted.source.digest
+    assert expected is not None
     try:
         top = await reader.top()
     except _MISSING as e:
         return VerifyOutcome(reader.description, str(expected), None, note=f"does not resolve ({e})")
     if top.digest == expected:
         return VerifyOutcome(reader.description, str(expected), str(top.digest))
-    wanted = reader.at_digest(expected)
     try:
         await wanted.top()
     except _MISSING:
@@ -81,7 +83,7 @@ async def verify_one(
 
 
 async def verify_all(
-    readers: Sequence[TreeReader], expected: Digest, *, limits: Limits = DEFAULT_LIMITS
+    pairs: Sequence[tuple[SourceReader, SourceReader]], *, limits: Limits = DEFAULT_LIMITS
 ) -> list[VerifyOutcome]:
-    """Every reference checked concurrently; the outcomes in the order given."""
-    return list(await asyncio.gather(*(verify_one(r, expected, limits=limits) for r in readers)))
+    """Every (reference, expected beside it) checked concurrently; the outcomes in the order given."""
+    return await gather(partial(verify_one, found, wanted, limits=limits) for found, wanted in pairs)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .errors import MissingReferrersError
+from ..errors import MissingReferrersError
 from .model import Referrer
 
 COSIGN_SIGNATURE = "application/vnd.dev.cosign.simplesigning.v1+json"

@@ -7,10 +7,11 @@ Three steps, each for a reason:
 * :func:`plan_destination` per destination repository, reads only: what is already
   there (the destination's tag schema index, its digest tags), and every digest tag
   conflict is raised here, before the first write anywhere;
-* :func:`~.write.write_destination` (in `write.py`) between the image's manifests and its tags (the executor's
-  ``before_tags`` step): blobs, manifests by digest, the merged ``<alg>-<hex>`` index
-  (unless the destination indexes referrers itself), digest tags. So a tag never shows
-  up at a destination without the signatures the source had.
+* :func:`~.write.write_destination` between the image's manifests and its tags (the
+  executor's ``before_tags`` step, wired in :mod:`oci_promote.engine.referrers`): blobs,
+  manifests by digest, the merged ``<alg>-<hex>`` index (unless the destination indexes
+  referrers itself), digest tags. So a tag never shows up at a destination without the
+  signatures the source had.
 
 The top manifest is not pushed by digest before its referrers (only child manifests are):
 the spec makes a registry accept a manifest whose ``subject`` does not exist yet
@@ -24,27 +25,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
-from ..concurrency import Job, run_all
-from ..engine.execute import Target
-from ..engine.plan import Plan
-from ..errors import PromoteError
+from ..concurrency import both, gather
 from ..result import ReferrerCopy
-from ..storage import Storage
+from ..storage import Storage, StoredManifest
+from ..storage.verified import stored_or_none
+from ..transport.referrers_api import ApiUnavailable
 from ..types.digest import Digest
-from .adapter import StorageReferrers
+from ..types.referrer import ReferrerDescriptor
 from .artifact_types import check_required, matches
 from .digest_tags import TagAction, decide_digest_tag
-from .discover import ApiMemory, api_listing, discover_referrers
-from .http_answers import ApiUnavailable
+from .discover import ApiMemory, api_listing, discover_referrers, registry_key
 from .index_merge import listed_digests, merge_index
-from .model import How, Referrer, ReferrerDescriptor
+from .model import How, Referrer
 from .naming import referrers_tag
-from .store import StoredManifest
 
 log = logging.getLogger("oci_promote")
-#: How deep indexes may nest inside one referrer (an index of indexes of manifests is 2).
-MAX_NESTING = 4
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ async def find_referrers(
     the image's own referrers of those types and whatever hangs below them."""
     if not options.enabled and not options.required:
         return ()
-    found = await discover_referrers(StorageReferrers(source), subjects)
+    found = await discover_referrers(source, subjects)
     for note in found.skipped:
         log.info("%s: %s", where, note)
     check_required(where, [r for r in found.referrers if r.depth == 1], options.required)
@@ -116,7 +113,6 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     subject's API probe with every digest tag; the other subjects' API listings, or (no API)
     every tag schema index; then every manifest none of them lists."""
     plan = DestinationReferrers(destination)
-    reader = StorageReferrers(destination)
     by_subject: dict[Digest, list[Referrer]] = {}
     for r in referrers:
         if r.how != "digest-tag":
@@ -124,31 +120,22 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     tagged = [r for r in referrers if r.how == "digest-tag" and r.tag is not None]
     subjects = list(by_subject)
     memory = ApiMemory()
-    held: dict[str, StoredManifest | None] = {}
-    listings: dict[Digest, tuple[set[str], How]] = {}
 
-    def read(tag: str) -> Job:
-        async def run() -> None:
-            held[tag] = await reader.get_manifest(tag)
-
-        return run
-
-    def listing(subject: Digest) -> Job:
-        async def run() -> None:
-            listings[subject] = await _listed_at(reader, subject, memory)
-
-        return run
+    async def listings_of(subjects: Sequence[Digest]) -> dict[Digest, tuple[set[str], How]]:
+        found = await gather(partial(_listed_at, destination, s, memory) for s in subjects)
+        return dict(zip(subjects, found, strict=True))
 
     # The first subject's listing finds out whether the API exists (asked once), with the
     # digest tags; then either the other subjects' listings or every tag schema index.
-    first = [listing(subjects[0])] if subjects else []
-    await run_all([*first, *(read(r.tag) for r in tagged if r.tag)])
+    listings, held = await both(
+        partial(listings_of, subjects[:1]), partial(_read_all, destination, [r.tag for r in tagged if r.tag])
+    )
     api = plan.api = bool(subjects) and listings[subjects[0]][1] == "api"
     if api:
-        await run_all(listing(s) for s in subjects[1:])
+        listings.update(await listings_of(subjects[1:]))
     else:
         listings.update((s, (set(), "tag-schema")) for s in subjects)
-        await run_all(read(referrers_tag(s)) for s in subjects)
+        held.update(await _read_all(destination, [referrers_tag(s) for s in subjects]))
     for subject, group in by_subject.items():
         ours = list({r.digest: r.descriptor for r in group}.values())
         listed, how = listings[subject]
@@ -166,16 +153,9 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     unlisted = {
         r.digest for s, group in by_subject.items() for r in group if str(r.digest) not in listings[s][0]
     }
-    present: set[Digest] = set()
-
-    def ask(digest: Digest) -> Job:
-        async def run() -> None:
-            if await destination.has_manifest(str(digest)):
-                present.add(digest)
-
-        return run
-
-    await run_all(ask(d) for d in unlisted)
+    asked = list(unlisted)
+    answers = await gather(partial(destination.has_manifest, str(d)) for d in asked)
+    present = {d for d, held_there in zip(asked, answers, strict=True) if held_there}
     pushing: set[Digest] = set()
     for subject, group in by_subject.items():
         listed, how = listings[subject]
@@ -196,44 +176,23 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     return plan
 
 
-async def _listed_at(reader: StorageReferrers, subject: Digest, memory: ApiMemory) -> tuple[set[str], How]:
+async def _read_all(storage: Storage, tags: Sequence[str]) -> dict[str, StoredManifest | None]:
+    """What each tag holds (None: nothing), asked together."""
+    found = await gather(partial(stored_or_none, storage, tag) for tag in tags)
+    return dict(zip(tags, found, strict=True))
+
+
+async def _listed_at(storage: Storage, subject: Digest, memory: ApiMemory) -> tuple[set[str], How]:
     """The digests the destination's referrers API lists for ``subject``, or "no API"
     (asked once per destination: a registry without it says so for every subject)."""
-    if not memory.knows_absent(reader.registry_key):
-        answer = await api_listing(reader, subject, frozenset())
+    registry = registry_key(storage)
+    if not memory.knows_absent(registry):
+        answer = await api_listing(storage, subject, frozenset())
         if not isinstance(answer, ApiUnavailable):
             return {str(d.digest) for d in answer}, "api"
-        memory.remember_absent(reader.registry_key, answer.reason)
+        memory.remember_absent(registry, answer.reason)
     return set(), "tag-schema"
 
 
 def _entry(r: Referrer, how: str, action: str) -> ReferrerCopy:
     return ReferrerCopy(str(r.digest), r.descriptor.artifact_type, str(r.subject), how, r.tag, action)
-
-
-async def plan_all(
-    plan: Plan, targets: Sequence[Target], referrers: Sequence[Referrer]
-) -> list[tuple[Target, DestinationReferrers]]:
-    """One referrers plan per destination repository (its first destination counts it)."""
-    if not referrers:
-        return []
-    chosen = [targets[r.members[0][0]] for r in plan.repositories]
-
-    def job(n: int, out: list[DestinationReferrers | None]) -> Job:
-        async def run() -> None:
-            try:
-                out[n] = await plan_destination(chosen[n].storage, referrers)
-            except PromoteError as e:
-                e.add_context(f"destination {chosen[n].label}", "nothing was written")
-                raise
-
-        return run
-
-    found: list[DestinationReferrers | None] = [None] * len(chosen)
-    await run_all(job(n, found) for n in range(len(chosen)))
-    pairs = [(t, p) for t, p in zip(chosen, found, strict=True) if p is not None]
-    for target, carried in pairs:
-        target.result.referrers = carried.entries
-        target.result.referrers_copied = sum(e.action != "present" for e in carried.entries)
-        target.result.referrers_present = sum(e.action == "present" for e in carried.entries)
-    return pairs

@@ -27,10 +27,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ..errors import DigestTagConflictError
+from ..storage import StoredManifest
 from ..types.media import DOCKER_MANIFEST, OCI_MANIFEST, load_json_object
-from .errors import DigestTagConflictError
 from .naming import cosign_suffix
-from .store import StoredManifest
 
 #: Layer media types cosign writes, one signature or attestation per layer.
 MERGEABLE_LAYER_TYPES = {
@@ -100,9 +100,9 @@ def _cosign_layers(tag: str, stored: StoredManifest) -> tuple[dict[str, Any], li
 def decide_digest_tag(tag: str, source: StoredManifest, destination: StoredManifest | None) -> TagAction:
     """Decide write / keep / merge for one digest tag, or raise DigestTagConflictError."""
     if destination is None:
-        return TagAction("write", source.raw, source.media_type, reason="absent at the destination")
+        return TagAction("write", source.raw, source.media_type or "", reason="absent at the destination")
     if destination.raw == source.raw:
-        return TagAction("keep", None, source.media_type, reason="the destination has the same bytes")
+        return TagAction("keep", None, source.media_type or "", reason="the destination has the same bytes")
     ours, theirs = _cosign_layers(tag, source), _cosign_layers(tag, destination)
     if ours is None or theirs is None:
         src, dst = (
@@ -115,11 +115,11 @@ def decide_digest_tag(tag: str, source: StoredManifest, destination: StoredManif
     dst_keys = {_layer_key(layer) for layer in dst_layers}
     if set(src_keys) <= dst_keys:
         return TagAction(
-            "keep", None, destination.media_type, reason="the destination holds every source layer"
+            "keep", None, destination.media_type or "", reason="the destination holds every source layer"
         )
     if dst_keys <= set(src_keys):
         return TagAction(
-            "write", source.raw, source.media_type, reason="the source holds every destination layer"
+            "write", source.raw, source.media_type or "", reason="the source holds every destination layer"
         )
     extra = [layer for layer, key in zip(src_layers, src_keys, strict=True) if key not in dst_keys]
     layers = [*dst_layers, *{_layer_key(layer): layer for layer in extra}.values()]
@@ -133,4 +133,4 @@ def decide_digest_tag(tag: str, source: StoredManifest, destination: StoredManif
     merged["layers"] = layers
     added = len(layers) - len(dst_layers)
     reason = f"kept the destination's {len(dst_layers)} layers and added the source's {added}"
-    return TagAction("merge", go_json(merged), destination.media_type, config, reason)
+    return TagAction("merge", go_json(merged), destination.media_type or "", config, reason)

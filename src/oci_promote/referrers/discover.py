@@ -32,26 +32,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import anyio
 
-from ..concurrency import Job, run_all
+from ..concurrency import both, gather
 from ..errors import DigestMismatchError
+from ..storage import Storage
+from ..storage.verified import stored_or_none
+from ..transport.referrers_api import MAX_TAGS_PAGE, ApiUnavailable, ReferrersPage
 from ..types.digest import Digest, compute
 from ..types.media import INDEX_TYPES, load_json_object
+from ..types.referrer import ReferrerDescriptor, parse_index_descriptor
 from .artifact_types import matches
-from .http_answers import MAX_TAGS_PAGE, ApiUnavailable, ReferrersPage
-from .model import (
-    How,
-    ManifestFacts,
-    Referrer,
-    ReferrerDescriptor,
-    descriptor_for_manifest,
-    manifest_facts,
-    parse_index_descriptor,
-)
+from .model import How, ManifestFacts, Referrer, descriptor_for_manifest, manifest_facts
 from .naming import digest_tags_for, referrers_tag
-from .store import ReferrersReader
 
 
 @dataclass(frozen=True)
@@ -64,6 +59,11 @@ class DiscoveryOptions:
     #: Requests in flight at once (listings and manifest fetches).
     concurrency: int = 8
     tags_page_size: int = MAX_TAGS_PAGE
+
+
+def registry_key(storage: Storage) -> str:
+    """What "the referrers API is absent" is remembered for: the registry (a layout: its path)."""
+    return "/".join(storage.identity[:2])
 
 
 @dataclass
@@ -90,23 +90,23 @@ class Discovery:
     used_api: bool = False
 
 
-async def list_tags(reader: ReferrersReader, page_size: int = MAX_TAGS_PAGE) -> AsyncIterator[str]:
-    """Every tag of the repository, following ``Link`` pages; stops on a repeated page."""
-    url: str | None = None
+async def list_tags(storage: Storage, page_size: int = MAX_TAGS_PAGE) -> AsyncIterator[str]:
+    """Every tag of the repository, page by page; stops on a repeated page."""
+    last: str | None = None
     seen: set[str | None] = set()
     while True:
-        page = await reader.get_tags_page(url, page_size)
+        page = await storage.list_tags(last=last, limit=page_size)
         for tag in page.tags:
             yield tag
-        if page.next_url is None or page.next_url in seen or not page.tags:
+        if page.next is None or page.next in seen or not page.tags:
             return
-        seen.add(url)
-        url = page.next_url
-        seen.add(url)
+        seen.add(last)
+        last = page.next
+        seen.add(last)
 
 
 async def api_listing(
-    reader: ReferrersReader, subject: Digest, artifact_types: frozenset[str]
+    storage: Storage, subject: Digest, artifact_types: frozenset[str]
 ) -> tuple[ReferrerDescriptor, ...] | ApiUnavailable:
     """All pages of the referrers API for one subject; with ``artifact_types``, the spec's
     filter (the listing's ``artifactType``): asked of the registry when there is one type,
@@ -117,7 +117,7 @@ async def api_listing(
     url: str | None = None
     seen: set[str] = set()
     while True:
-        page = await reader.get_referrers_page(subject, ask, url)
+        page = await storage.get_referrers(subject, ask, url)
         if isinstance(page, ApiUnavailable):
             if url is None:
                 return page
@@ -141,8 +141,9 @@ class _Walk:
     fetch runs concurrently (at most ``options.concurrency`` requests at once), and results
     are merged in subject order, so the outcome does not depend on timing."""
 
-    def __init__(self, reader: ReferrersReader, options: DiscoveryOptions, memory: ApiMemory) -> None:
-        self.reader, self.options, self.memory = reader, options, memory
+    def __init__(self, storage: Storage, options: DiscoveryOptions, memory: ApiMemory) -> None:
+        self.storage, self.options, self.memory = storage, options, memory
+        self.registry = registry_key(storage)
         self.limiter = anyio.CapacityLimiter(max(1, options.concurrency))
         self.tags: set[str] = set()
         self.found: dict[tuple[Digest, str | None], Referrer] = {}
@@ -151,27 +152,29 @@ class _Walk:
         #: API answers already asked for (the first subject's, asked with the tag listing).
         self.probed: dict[Digest, tuple[ReferrerDescriptor, ...] | ApiUnavailable] = {}
 
+    async def _all_tags(self) -> set[str]:
+        return {t async for t in list_tags(self.storage, self.options.tags_page_size)}
+
+    async def _probe(self, subject: Digest) -> tuple[ReferrerDescriptor, ...] | ApiUnavailable | None:
+        """The first subject's API listing, asked while the tags are listed."""
+        if self.memory.knows_absent(self.registry):
+            return None
+        return await api_listing(self.storage, subject, frozenset())
+
     async def run(self, subjects: Sequence[Digest]) -> Discovery:
         level = list(dict.fromkeys(subjects))
-
-        async def tags() -> None:
-            self.tags = {t async for t in list_tags(self.reader, self.options.tags_page_size)}
-
-        async def probe() -> None:  # the first subject's API listing, while the tags are listed
-            if level and not self.memory.knows_absent(self.reader.registry_key):
-                self.probed[level[0]] = await api_listing(self.reader, level[0], frozenset())
-
-        await run_all([tags, probe])
+        if level:
+            self.tags, probed = await both(self._all_tags, partial(self._probe, level[0]))
+            if probed is not None:
+                self.probed[level[0]] = probed
         visited: set[Digest] = set()
         depth = 1
         while level and depth <= self.options.max_depth:
             visited.update(level)
-            per_subject: list[list[Referrer]] = [[] for _ in level]
-            first = 0 if self._api_known() else 1  # one subject alone tells whether the API exists
-            if first:
-                await self._job(level[0], depth, per_subject, 0)()
-            jobs = (self._job(s, depth, per_subject, n) for n, s in enumerate(level) if n >= first)
-            await run_all(jobs)
+            # one subject alone tells whether the API exists; then the others together
+            first = [] if self._api_known() else [await self._referrers_of(level[0], depth)]
+            rest = level[len(first) :]
+            per_subject = first + await gather(partial(self._referrers_of, s, depth) for s in rest)
             following: list[Digest] = []
             for candidates in per_subject:
                 for referrer in candidates:
@@ -182,13 +185,7 @@ class _Walk:
         return Discovery(tuple(self.found.values()), tuple(self.skipped), self.used_api)
 
     def _api_known(self) -> bool:
-        return self.used_api or self.memory.knows_absent(self.reader.registry_key)
-
-    def _job(self, subject: Digest, depth: int, out: list[list[Referrer]], n: int) -> Job:
-        async def run() -> None:
-            out[n] = await self._referrers_of(subject, depth)
-
-        return run
+        return self.used_api or self.memory.knows_absent(self.registry)
 
     async def _referrers_of(self, subject: Digest, depth: int) -> list[Referrer]:
         """Every referrer of ``subject`` (unfiltered: :meth:`_add` applies the type rule)."""
@@ -200,15 +197,7 @@ class _Walk:
             wanted += [
                 (tag, "digest-tag", f"digest tag {tag}") for tag in digest_tags_for(subject, self.tags)
             ]
-        got: list[tuple[bytes, str, ManifestFacts] | None] = [None] * len(wanted)
-
-        def fetch(n: int, reference: Digest | str, what: str) -> Job:
-            async def run() -> None:
-                got[n] = await self._fetch(reference, what)
-
-            return run
-
-        await run_all(fetch(n, reference, what) for n, (reference, _, what) in enumerate(wanted))
+        got = await gather(partial(self._fetch, reference, what) for reference, _, what in wanted)
         out: list[Referrer] = []
         for (reference, found_as, _), fetched in zip(wanted, got, strict=True):
             if fetched is None:
@@ -233,21 +222,20 @@ class _Walk:
     async def _listing(self, subject: Digest) -> tuple[tuple[ReferrerDescriptor, ...], How, bytes]:
         """The API's listing, asked without ``artifactType``: a listing's type is a hint, the
         type rule (:mod:`.artifact_types`) needs the manifest; else the tag schema index."""
-        registry = self.reader.registry_key
-        if not self.memory.knows_absent(registry):
+        if not self.memory.knows_absent(self.registry):
             answer = self.probed.pop(subject, None)
             if answer is None:
                 async with self.limiter:
-                    answer = await api_listing(self.reader, subject, frozenset())
+                    answer = await api_listing(self.storage, subject, frozenset())
             if not isinstance(answer, ApiUnavailable):
                 self.used_api = True
                 return answer, "api", b""
-            self.memory.remember_absent(registry, answer.reason)
+            self.memory.remember_absent(self.registry, answer.reason)
         tag = referrers_tag(subject)
         if tag not in self.tags:
             return (), "tag-schema", b""
         async with self.limiter:
-            stored = await self.reader.get_manifest(tag)
+            stored = await stored_or_none(self.storage, tag)
         if stored is None:
             return (), "tag-schema", b""
         body = load_json_object(stored.raw, f"referrers index {tag}")
@@ -261,7 +249,7 @@ class _Walk:
 
     async def _fetch(self, reference: Digest | str, what: str) -> tuple[bytes, str, ManifestFacts] | None:
         async with self.limiter:
-            stored = await self.reader.get_manifest(str(reference))
+            stored = await stored_or_none(self.storage, str(reference))
         if stored is None:
             self.skipped.append(f"{what} is listed but its manifest is missing")
             return None
@@ -271,14 +259,15 @@ class _Walk:
                 expected=str(reference),
                 got=str(compute(stored.raw, reference.algorithm)),
             )
-        return stored.raw, stored.media_type, manifest_facts(stored.raw, stored.media_type)
+        media_type = stored.media_type or ""
+        return stored.raw, media_type, manifest_facts(stored.raw, media_type)
 
 
 async def discover_referrers(
-    reader: ReferrersReader,
+    storage: Storage,
     subjects: Sequence[Digest],
     options: DiscoveryOptions | None = None,
     memory: ApiMemory | None = None,
 ) -> Discovery:
     """The referrers of ``subjects`` (the image digest and its child manifests' digests)."""
-    return await _Walk(reader, options or DiscoveryOptions(), memory or ApiMemory()).run(subjects)
+    return await _Walk(storage, options or DiscoveryOptions(), memory or ApiMemory()).run(subjects)

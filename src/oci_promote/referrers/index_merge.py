@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ReferrersError, ReferrersIndexConflictError
+from ..storage import Storage
+from ..storage.verified import stored_or_none
 from ..types.digest import Digest
 from ..types.media import INDEX_TYPES, OCI_INDEX, load_json_object
-from .errors import ReferrersError, ReferrersIndexConflictError
-from .model import ReferrerDescriptor
+from ..types.referrer import ReferrerDescriptor
 from .naming import referrers_tag
-from .store import ReferrersWriter
 
 #: How many times an index that changed under us is merged again before giving up.
 MERGE_ATTEMPTS = 4
@@ -90,7 +91,7 @@ class IndexUpdate:
 
 
 async def update_referrers_index(
-    store: ReferrersWriter,
+    storage: Storage,
     subject: Digest,
     ours: Sequence[ReferrerDescriptor],
     *,
@@ -101,14 +102,14 @@ async def update_referrers_index(
     tag = referrers_tag(subject)
     wanted = {str(d.digest) for d in ours}
     added: tuple[Digest, ...] = ()
-    current = await store.get_manifest(tag)
+    current = await stored_or_none(storage, tag)
     for attempt in range(attempts):  # every pass that goes round has written once
         merged = merge_index(current.raw if current else None, ours, tag=tag, template=template)
         if merged.raw is None:
             return IndexUpdate(tag, added, attempt)
-        await store.put_manifest(tag, merged.raw, OCI_INDEX)
+        await storage.put_manifest(tag, merged.raw, OCI_INDEX)
         added = tuple(dict.fromkeys((*added, *merged.added)))
-        current = await store.get_manifest(tag)
+        current = await stored_or_none(storage, tag)
         if current is not None and wanted <= listed_digests(current.raw):
             return IndexUpdate(tag, added, attempt + 1)
     raise ReferrersIndexConflictError(tag, attempts)

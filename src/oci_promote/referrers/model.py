@@ -8,42 +8,16 @@ rules for computing them from the manifest live here, once ("Pushing Manifests w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import InvalidDigestError
-from ..types.digest import Digest, compute, parse_digest
+from ..types.digest import Digest, compute
 from ..types.media import INDEX_TYPES, load_json_object
+from ..types.referrer import Annotations, ReferrerDescriptor, annotations_of, digest_of
 
 #: How a referrer was found at the source: the OCI 1.1 referrers API, the referrers tag
 #: schema's index at tag ``<alg>-<hex>``, or a digest tag such as cosign's ``<alg>-<hex>.sig``.
 How = Literal["api", "tag-schema", "digest-tag"]
-Annotations = tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True)
-class ReferrerDescriptor:
-    """One entry of a referrers list (an image index's ``manifests``)."""
-
-    media_type: str
-    digest: Digest
-    size: int
-    artifact_type: str | None = None
-    annotations: Annotations = ()
-
-    @property
-    def annotation_map(self) -> dict[str, str]:
-        return dict(self.annotations)
-
-    def to_index_entry(self) -> dict[str, Any]:
-        """The descriptor as a JSON object for a referrers index (spec field order)."""
-        entry: dict[str, Any] = {"mediaType": self.media_type, "digest": str(self.digest), "size": self.size}
-        if self.artifact_type:
-            entry["artifactType"] = self.artifact_type
-        if self.annotations:
-            entry["annotations"] = dict(self.annotations)
-        return entry
 
 
 @dataclass(frozen=True)
@@ -101,7 +75,7 @@ def manifest_facts(raw: bytes, declared_media_type: str | None = None) -> Manife
         media_type=media_type,
         artifact_type=_artifact_type(body, is_index, config_type),
         annotations=annotations_of(body.get("annotations")),
-        subject=_digest_of(subject) if isinstance(subject, dict) else None,
+        subject=digest_of(subject) if isinstance(subject, dict) else None,
         config_media_type=config_type if isinstance(config_type, str) else None,
         layer_types=layer_types,
     )
@@ -127,40 +101,4 @@ def descriptor_for_manifest(raw: bytes, media_type: str) -> ReferrerDescriptor:
         size=len(raw),
         artifact_type=facts.artifact_type,
         annotations=facts.annotations,
-    )
-
-
-def annotations_of(value: Any) -> Annotations:
-    if not isinstance(value, dict):
-        return ()
-    return tuple((k, v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str))
-
-
-def _digest_of(value: Mapping[str, Any]) -> Digest | None:
-    text = value.get("digest")
-    if not isinstance(text, str):
-        return None
-    try:
-        return parse_digest(text)
-    except InvalidDigestError:
-        return None
-
-
-def parse_index_descriptor(value: Any) -> ReferrerDescriptor | None:
-    """One entry of a referrers index; None for an entry we cannot use (skipped, not fatal)."""
-    if not isinstance(value, dict):
-        return None
-    media_type, size = value.get("mediaType"), value.get("size")
-    digest = _digest_of(value)
-    if not isinstance(media_type, str) or digest is None:
-        return None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        return None
-    artifact_type = value.get("artifactType")
-    return ReferrerDescriptor(
-        media_type=media_type,
-        digest=digest,
-        size=size,
-        artifact_type=artifact_type if isinstance(artifact_type, str) and artifact_type else None,
-        annotations=annotations_of(value.get("annotations")),
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..events import BlobHow
-from ..referrers.http_answers import ApiUnavailable, ReferrersPage
+from ..transport.referrers_api import ApiUnavailable, ReferrersPage
 from ..types.digest import Digest
 from ..types.media import Descriptor
 

@@ -20,7 +20,7 @@ import anyio.to_thread
 
 from ..errors import IncompleteSourceError, ManifestError, NotFoundError, UsageError
 from ..events import BlobHow
-from ..referrers.http_answers import ApiUnavailable, ReferrersPage
+from ..transport.referrers_api import ApiUnavailable, ReferrersPage
 from ..types.digest import Digest, DigestVerifier, compute, parse_digest
 from ..types.location import LAYOUT_PREFIX, REF_NAME
 from ..types.media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object

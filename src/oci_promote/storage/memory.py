@@ -1,7 +1,10 @@
-"""An in-memory registry, for the engine's unit tests: the protocol with nothing behind it.
+"""An in-memory registry: the storage protocol with nothing behind it (public, like
+oras-go's `content/memory`), for unit tests of the engine, the referrers and the forensics.
 
-It records every write (`log`) so tests can assert the order of a copy, and can
-be told to fail an operation (`fail`), so failure paths run in milliseconds.
+It records every call (`log`) so tests can assert the order of a copy and what was
+asked, and can be told to fail an operation (`fail`), so failure paths run in
+milliseconds. A repository answers the referrers API from `referrers` (pages per
+subject) when that is set, else says it has none (then the tag schema is used).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, PromoteError
 from ..events import BlobHow
-from ..referrers.http_answers import ApiUnavailable, ReferrersPage
+from ..transport.referrers_api import ApiUnavailable, ReferrersPage
 from ..types.digest import Digest, DigestVerifier, compute, parse_digest
 from ..types.media import Descriptor
 from .base import BodyFactory, Storage, StoredManifest, TagPage
@@ -25,6 +28,8 @@ class MemoryRepository:
     blobs: dict[Digest, bytes] = field(default_factory=dict)
     manifests: dict[Digest, tuple[bytes, str]] = field(default_factory=dict)
     tags: dict[str, Digest] = field(default_factory=dict)
+    #: The referrers API's answers, subject -> its pages; None: no referrers API.
+    referrers: dict[Digest, list[ReferrersPage]] | None = None
 
 
 @dataclass
@@ -34,6 +39,8 @@ class MemoryRegistry:
     #: Every call, in order: (operation, repository, target).
     log: list[tuple[str, str, str]] = field(default_factory=list)
     fail: FailHook | None = None
+    #: The referrers API says it applied an `artifactType` filter that was asked for.
+    filters_applied: bool = False
 
     def storage(self, repository: str) -> MemoryStorage:
         return MemoryStorage(self, repository)
@@ -135,12 +142,20 @@ class MemoryStorage:
         return str(digest)
 
     async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage:
+        self.registry._call("list_tags", self.repository, last or "")
         return TagPage.of(list(self._repo.tags), last=last, limit=limit)
 
     async def get_referrers(
         self, subject: Digest, artifact_type: str | None, url: str | None
     ) -> ReferrersPage | ApiUnavailable:
-        return ApiUnavailable("the in-memory storage keeps referrers in the tag schema")
+        self.registry._call("get_referrers", self.repository, f"{subject} {artifact_type} {url}")
+        if self._repo.referrers is None:
+            return ApiUnavailable("referrers API answered 404")
+        pages = self._repo.referrers.get(subject) or [ReferrersPage(())]
+        n = int(url.rpartition("=")[2]) if url else 0
+        following = f"memory:{subject}?page={n + 1}" if n + 1 < len(pages) else None
+        filtered = self.registry.filters_applied and artifact_type is not None
+        return ReferrersPage(pages[n].descriptors, following, filtered)
 
     @property
     def indexes_referrers(self) -> bool:

@@ -10,7 +10,9 @@ import anyio
 
 from ..errors import DigestMismatchError, RegistryError, UsageError
 from ..events import BlobHow
-from ..referrers.http_answers import (
+from ..transport.client import ResponseTooLarge
+from ..transport.distribution import RegistryClient
+from ..transport.referrers_api import (
     MAX_TAGS_PAGE,
     ApiUnavailable,
     ReferrersPage,
@@ -18,8 +20,6 @@ from ..referrers.http_answers import (
     read_tags_answer,
     referrers_path,
 )
-from ..transport.client import ResponseTooLarge
-from ..transport.distribution import RegistryClient
 from ..transport.upload import BlobUploader
 from ..types.digest import Digest, compute, parse_digest
 from ..types.media import Descriptor
@@ -120,9 +120,9 @@ class RegistryStorage:
         r = await self.client.list_tags(
             self.repository, n=min(limit or MAX_TAGS_PAGE, MAX_TAGS_PAGE), last=last
         )
-        page = read_tags_answer(r.status_code, r.headers, r.content, str(r.url))
-        follow = parse_qs(urlsplit(page.next_url).query).get("last") if page.next_url else None
-        return TagPage(page.tags, follow[0] if follow and page.tags else None)
+        tags, next_url = read_tags_answer(r.status_code, r.headers, r.content, str(r.url))
+        follow = parse_qs(urlsplit(next_url).query).get("last") if next_url else None
+        return TagPage(tags, follow[0] if follow and tags else None)
 
     async def get_referrers(
         self, subject: Digest, artifact_type: str | None, url: str | None

@@ -1,4 +1,4 @@
-"""OCI image layout references: `oci:PATH[:TAG|@DIGEST]`."""
+"""Where images are: a registry reference, or an OCI image layout `oci:PATH[:TAG|@DIGEST]`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import InvalidReferenceError, UsageError
 from .digest import Digest, parse_digest
+from .reference import Reference, parse_reference
 
 LAYOUT_PREFIX = "oci:"
 #: The index.json annotation that names an image in a layout (its "tag").
@@ -58,3 +59,16 @@ def parse_layout_reference(text: str) -> LayoutReference:
     if not path_text:
         raise InvalidReferenceError(text, "no layout directory given after 'oci:'")
     return LayoutReference(Path(path_text), tag, digest)
+
+
+#: Where images are: a registry reference or an OCI layout.
+Location = Reference | LayoutReference
+
+
+def parse_location(text: str, *, default_tag: str | None = "latest") -> Location:
+    """A registry reference, or `oci:PATH[:TAG|@DIGEST]`."""
+    if not isinstance(text, str):
+        raise UsageError(f"a reference must be text, got {type(text).__name__}")
+    if is_layout_reference(text):
+        return parse_layout_reference(text)
+    return parse_reference(text, default_tag=default_tag)

@@ -41,6 +41,9 @@ NON_DISTRIBUTABLE_TYPES = frozenset(
 
 #: Registries commonly cap manifests at 4 MiB; a larger one is refused before parsing.
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+#: How deep indexes may nest below a top manifest (an index of indexes of images is 2), for
+#: an image and for a referrer alike; deeper is refused as hostile or broken.
+MAX_NESTING = 8
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode, urljoin
 
+from ..errors import ReferrersListingError
 from ..types.digest import Digest
 from ..types.media import OCI_INDEX
-from .errors import ReferrersListingError
-from .model import ReferrerDescriptor, parse_index_descriptor
+from ..types.referrer import ReferrerDescriptor, parse_index_descriptor
 
 #: Largest page we ask for when listing tags; registries cap ``n`` (distribution: 1000
 #: unless configured, ECR: 1000) and answer an error above their cap.
@@ -44,12 +44,6 @@ class ApiUnavailable:
     """The registry has no usable referrers API: use the tag schema instead."""
 
     reason: str
-
-
-@dataclass(frozen=True)
-class TagPage:
-    tags: tuple[str, ...]
-    next_url: str | None = None
 
 
 def referrers_path(repository: str, subject: Digest, artifact_type: str | None = None) -> str:
@@ -122,10 +116,13 @@ def _lists_manifests(parsed: dict[str, object]) -> bool:
     return manifests is None and (parsed.get("mediaType") == OCI_INDEX or parsed.get("schemaVersion") == 2)
 
 
-def read_tags_answer(status: int, headers: Mapping[str, str], body: bytes, request_url: str) -> TagPage:
-    """One page of ``tags/list``. A 404 (no such repository yet) is an empty list."""
+def read_tags_answer(
+    status: int, headers: Mapping[str, str], body: bytes, request_url: str
+) -> tuple[tuple[str, ...], str | None]:
+    """One page of ``tags/list``: its tags and the next page's URL. A 404 (no such repository
+    yet) is an empty list."""
     if status == 404:
-        return TagPage(())
+        return (), None
     if status != 200:
         raise ReferrersListingError(f"tag list {request_url} answered {status}")
     try:
@@ -134,4 +131,4 @@ def read_tags_answer(status: int, headers: Mapping[str, str], body: bytes, reque
         raise ReferrersListingError(f"tag list {request_url} is not JSON") from None
     tags = parsed.get("tags") if isinstance(parsed, dict) else None
     listed = tuple(t for t in (tags or []) if isinstance(t, str))
-    return TagPage(listed, next_link(headers, request_url))
+    return listed, next_link(headers, request_url)

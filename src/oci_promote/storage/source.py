@@ -1,17 +1,17 @@
 """What the engine reads an image from: a storage, the tag or digest to ask for, and its description.
 
-Kept apart from the engine and the library so the forensics (which the engine
-calls to explain a mismatch) can build sources without importing either.
+A value of the storage layer, so the engine, the referrers and the forensics (which the
+engine calls to explain a mismatch) all take the same thing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..options import Location
-from ..storage import Storage
-from ..storage.layout import LayoutStorage
 from ..types.digest import Digest
+from ..types.location import Location
+from .base import Storage
+from .layout import LayoutStorage
 
 
 @dataclass(frozen=True)
