@@ -9,7 +9,7 @@ the jobs return, in the order given, so no job writes into its caller's lists.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -66,3 +66,26 @@ async def both(first: Callable[[], Awaitable[A]], second: Callable[[], Awaitable
     """Two jobs with results of different types, concurrently (one round trip, not two)."""
     a, b = await gather([first, second])
     return cast(A, a), cast(B, b)
+
+
+async def alongside(
+    work: Callable[[], Awaitable[T]], background: Callable[[], Coroutine[Any, Any, Any]]
+) -> T:
+    """`work`'s result, with `background` running until `work` ends (then cancelled); an error
+    of `work` is raised as itself."""
+    finished = anyio.Event()
+
+    async def watched() -> T:
+        try:
+            return await work()
+        finally:
+            finished.set()
+
+    async def beside() -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(background)
+            await finished.wait()
+            group.cancel_scope.cancel()
+
+    result, _ = await both(watched, beside)
+    return result

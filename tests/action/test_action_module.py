@@ -14,7 +14,7 @@ from oci_promote import action
 from oci_promote.action import commands, markdown, report
 from oci_promote.action.ghcr import GITHUB_TOKEN_USERNAME
 from oci_promote.connect import Connections
-from oci_promote.errors import DigestMismatchError
+from oci_promote.errors import DigestMismatchError, RegistryError
 from oci_promote.frontend.present import progress_line
 from oci_promote.frontend.settings import Settings
 from oci_promote.result import DestinationResult
@@ -103,6 +103,17 @@ def test_failure_summary_says_what_failed() -> None:
     assert f"| Expected digest | `sha256:{'a' * 64}` |" in text
     # The message lacked the digests, so they were added to it.
     assert f"```text\nmismatch | here (expected sha256:{'a' * 64}, got sha256:{'b' * 64})\n```" in text
+    assert "Failed at" not in text and "Tags already moved" not in text
+
+
+def test_failure_summary_names_the_destination_and_the_tags_that_moved() -> None:
+    """From the error's fields, not its message."""
+    error = RegistryError("refused", registry="dst")
+    error.at_destination("dst/b:v1", "tags already moved: dst/a:v1")
+    error.tags_moved = ("dst/a:v1",)
+    text = report.failure_summary(error, "reg/x:1", report.Run(phase="copy"))
+    assert "| Failed at | `dst/b:v1` |" in text
+    assert "| Tags already moved | `dst/a:v1` |" in text
 
 
 async def _credential(settings: Settings, registry: str, explicit: Credential | None) -> Credential | None:

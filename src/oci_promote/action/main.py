@@ -7,16 +7,17 @@ the CLI's exit code (1, or 2 for bad input), never as a traceback.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING
 
+import anyio
 import github_action_utils as gau
 
 from ..api import copy_async, verify_async
+from ..concurrency import alongside
 from ..errors import PromoteError
 from ..frontend.present import summary_line
 from ..frontend.settings import ENV_PREFIX
@@ -37,13 +38,8 @@ _VERIFIED, _MISMATCH = 0, 1
 
 async def promote(inputs: ActionInputs, run: Run) -> CopyResult:
     """Copy, grouped by phase (the engine resolves every destination again in "verify")."""
-    ticker = asyncio.ensure_future(run.report_progress())
-    try:
-        result = await copy_async(inputs.copy_options(), on_event=run.on_event)
-    finally:
-        ticker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await ticker
+    copy = partial(copy_async, inputs.copy_options(), on_event=run.on_event)
+    result = await alongside(copy, run.report_progress)  # progress lines while the copy runs
     run.close_group()
     return result
 
@@ -69,7 +65,7 @@ def main() -> int:
         source = inputs.settings.source
         if inputs.verify:
             return _verify(inputs, run)
-        result = asyncio.run(promote(inputs, run))
+        result = anyio.run(promote, inputs, run)
     except PromoteError as e:
         run.close_group()
         report.annotate_failure(e, inputs)
@@ -96,7 +92,7 @@ def main() -> int:
 def _verify(inputs: ActionInputs, run: Run) -> int:
     assert inputs.expected is not None
     run.enter("verify", f"Verify {len(inputs.destinations)} destination(s) hold {inputs.expected}")
-    outcomes = asyncio.run(check_destinations(inputs))
+    outcomes = anyio.run(check_destinations, inputs)
     for outcome in outcomes:
         log.info("%s", outcome.describe())
     run.close_group()

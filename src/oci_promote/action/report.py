@@ -3,7 +3,6 @@ summary and the step outputs' values. It reads results and events, never HTTP.""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import anyio
 import github_action_utils as gau
 
 from ..errors import (
@@ -84,7 +84,7 @@ class Run:
         started = time.monotonic()
         last = ""
         while True:
-            await asyncio.sleep(interval)
+            await anyio.sleep(interval)
             if self.phase != "copy" or self.dry_run:
                 continue
             line = self.progress.line(time.monotonic() - started)
