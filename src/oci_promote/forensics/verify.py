@@ -1,8 +1,8 @@
 """`verify`: does every reference resolve to the expected digest, and if not, why not.
 
-Read-only by construction: it uses readers, which cannot write. A mismatch is
-explained against the expected digest read from the same repository (or
-layout), when that digest can be read there.
+Read-only by construction: it goes through `SourceReader`, which has no write
+method. A mismatch is explained against the expected digest read from the same
+repository (or layout), when that digest can be read there.
 """
 
 from __future__ import annotations
