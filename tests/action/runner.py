@@ -37,7 +37,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACTION_YML = REPO_ROOT / "action.yml"
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-_COMMAND = re.compile(r"^::(?P<name>[A-Za-z-]+)(?: (?P<props>.*?))?::(?P<data>.*)$")
+#: A workflow command as both GitHub's runner and act read it: act wants properties after a
+#: space (`::error title=T::m`), none without (`::add-mask::V`); `::add-mask ::V` is text to it.
+_COMMAND = re.compile(r"^::(?P<name>[A-Za-z-]+)(?: (?P<props>.+?))?::(?P<data>.*)$")
 _SHELLS = {
     "bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"],
     "sh": ["sh", "-e", "{0}"],

@@ -52,17 +52,31 @@ def test_every_line_of_a_secret_is_masked(capsys: pytest.CaptureFixture[str]) ->
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("plain", "plain"),
-        ("two\nlines", "two\\nlines"),
-        ("cr\r::error::x", "cr\\r::error::x"),
-        ("::warning::x", "  : :warning::x"),
-        ("  ::set-output name=a::b", "    : :set-output name=a::b"),
+        ("plain", ["plain"]),
+        ("two\nlines", ["two", "lines"]),
+        ("cr\r::error::x", ["cr", "  : :error::x"]),
+        ("::warning::x", ["  : :warning::x"]),
+        ("  ::set-output name=a::b", ["    : :set-output name=a::b"]),
     ],
 )
-def test_log_lines_cannot_start_a_workflow_command(text: str, expected: str) -> None:
-    line = commands.one_line(text)
-    assert line == expected
-    assert parse_commands(line) == []
+def test_log_lines_cannot_start_a_workflow_command(text: str, expected: list[str]) -> None:
+    lines = commands.safe_lines(text)
+    assert lines == expected
+    assert parse_commands("\n".join(lines)) == []
+
+
+def test_masks_and_groups_have_no_space_before_the_data(capsys: pytest.CaptureFixture[str]) -> None:
+    """act (Gitea, Forgejo) reads `::add-mask::V`, not github-action-utils' `::add-mask ::V`."""
+    commands.add_mask("pw 100%\nx")
+    commands.add_mask("a::b")
+    commands.start_group("Copy")
+    assert capsys.readouterr().out.splitlines() == [
+        "::add-mask::pw 100%25%0Ax",
+        "::add-mask::a",
+        "::add-mask::b",
+        "::add-mask::a::b",
+        "::group::Copy",
+    ]
 
 
 def test_annotations_escape_message_and_title(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,9 +1,14 @@
-"""The runner's file and workflow commands: masks, safe log lines, outputs, summary, artifacts.
+"""The runner's file and workflow commands: masks, groups, safe log lines, outputs, summary,
+artifacts.
 
 The one place that writes to `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY` and `GITHUB_ARTIFACTS`
-or emits `::add-mask::`. github-action-utils 2 (Python >= 3.11) writes file commands
-safely and declares artifacts; 1.1 (all that Python 3.10 can install) escapes multi-line
-outputs, so with it we write those ourselves.
+or emits `::add-mask::` and `::group::`. github-action-utils 2 (Python >= 3.11) writes file
+commands safely and declares artifacts; 1.1 (all that Python 3.10 can install) escapes
+multi-line outputs, so with it we write those ourselves. Both write a command without
+properties as `::add-mask ::VALUE` (a space before `::`): GitHub's runner accepts that, but
+act (and so Gitea and Forgejo Actions) does not, and prints the line as it is, secret and
+all. So masks and groups are written here as `::NAME::DATA`; annotations, which always
+carry a title, and `::endgroup::` come out right from github-action-utils.
 """
 
 from __future__ import annotations
@@ -23,6 +28,30 @@ log = logging.getLogger("oci_promote")
 _GAU_2 = hasattr(gau, "declare_oci_artifact")
 
 
+def _escape_data(text: str) -> str:
+    """A command's data as both runners decode it (`%` first, so nothing is decoded twice)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _command(name: str, data: str) -> None:
+    """`::NAME::DATA`, with no space before the second `::`, which act's parser requires."""
+    gau.echo(f"::{name}::{_escape_data(data)}")
+
+
+def add_mask(secret: str) -> None:
+    """Mask a value. act reads `::add-mask::a::b` as a command named `add-mask::a` and prints
+    the line as it is; so a value with `::` has its parts masked first, which hides them
+    in that line too (GitHub's runner takes the whole value, and masks the parts as well)."""
+    if "::" in secret:
+        for part in sorted({p for p in secret.split("::") if p.strip()}):
+            _command("add-mask", part)
+    _command("add-mask", secret)
+
+
+def start_group(title: str) -> None:
+    _command("group", title)
+
+
 def mask_secrets(env: Mapping[str, str]) -> None:
     """Tell the runner to mask every secret input, each line too (logs are masked per line)."""
     for name in SECRET_FIELDS:
@@ -31,23 +60,26 @@ def mask_secrets(env: Mapping[str, str]) -> None:
         if name.endswith("_creds"):  # USER:PASSWORD: the password alone must be masked too
             candidates |= {part.partition(":")[2] for part in list(candidates)}
         for secret in sorted(c for c in candidates if c.strip()):
-            gau.add_mask(secret)
+            add_mask(secret)
 
 
-def one_line(text: str) -> str:
-    """A log line that cannot start a workflow command: no line breaks, no leading `::`."""
-    line = text.replace("\r", "\\r").replace("\n", "\\n")
-    return "  " + line.replace("::", ": :", 1) if line.lstrip().startswith("::") else line
+def safe_lines(text: str) -> list[str]:
+    """Log lines, one per line of `text` (never an escaped `\\n`), none of which can start
+    a workflow command: a leading `::` becomes `: :`."""
+    return [
+        "  " + line.replace("::", ": :", 1) if line.lstrip().startswith("::") else line
+        for line in text.splitlines() or [""]
+    ]
 
 
 class _LineHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = one_line(self.format(record))
+            lines = safe_lines(self.format(record))
         except Exception:
             self.handleError(record)
             return
-        print(line, flush=True)
+        print("\n".join(lines), flush=True)
 
 
 def setup_logging() -> None:

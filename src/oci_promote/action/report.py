@@ -30,6 +30,7 @@ from ..result import CopyResult, DestinationResult
 from ..types.digest import Digest
 from ..types.location import Location
 from ..types.reference import Reference
+from .commands import start_group
 from .inputs import ActionInputError, ActionInputs
 from .markdown import cell, code, facts_table, fenced
 
@@ -71,7 +72,7 @@ class Run:
             "copy": f"{'Plan (dry run) for' if self.dry_run else 'Copy to'} {plural(n, 'destination')}",
             "verify": f"Verify {plural(n, 'destination')}",
         }
-        gau.start_group(title or titles.get(phase, phase))
+        start_group(title or titles.get(phase, phase))
         self._group_open = True
 
     def close_group(self) -> None:
