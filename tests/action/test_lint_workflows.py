@@ -1,8 +1,10 @@
-"""action.yml and the workflows: valid against GitHub's schemas, clean under zizmor, valid bash.
+"""action.yml and the workflows: valid against GitHub's schemas, clean under zizmor, valid bash;
+workflows that use the Action pass actionlint.
 
 The tools come from the test extra (`pip install -e '.[test]'`) and run offline: the
 schemas are vendored in check-jsonschema, and zizmor's --offline skips the audits that
-query GitHub. A missing tool fails the test: CI must not pass by not checking.
+query GitHub. actionlint is built by scripts/setup.sh into .tools/bin. A missing tool fails
+the test: CI must not pass by not checking.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from tests.action.runner import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = REPO_ROOT / "action.yml"
+ACTIONLINT = REPO_ROOT / ".tools" / "bin" / "actionlint"
 
 
 def _tool(name: str) -> str:
@@ -74,3 +77,35 @@ def test_run_scripts_are_valid_bash(where: str, script: str) -> None:
     text = re.sub(r"\$\{\{.*?\}\}", "EXPR", script)
     proc = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"{where}: {proc.stderr}"
+
+
+def test_actionlint_takes_a_verify_step_without_source(tmp_path: Path) -> None:
+    """actionlint checks a local action's required inputs: verify mode needs no source."""
+    if not ACTIONLINT.exists():
+        pytest.fail(f"{ACTIONLINT} not found: scripts/setup.sh builds it", pytrace=False)
+    project = tmp_path / "project"
+    (project / ".github" / "workflows").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(project)], check=True)  # actionlint's project root
+    shutil.copy(ACTION, project / "action.yml")
+    digest = "sha256:" + "0" * 64
+    verify = {
+        "uses": "./",
+        "with": {"mode": "verify", "destinations": "r.example/a:1", "expected-digest": digest},
+    }
+    steps = [{"uses": "actions/checkout@v4"}, verify]
+    workflow = project / ".github" / "workflows" / "gate.yml"
+    argv = [str(ACTIONLINT), "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", str(workflow)]
+
+    workflow.write_text(
+        yaml.safe_dump({"on": "push", "jobs": {"gate": {"runs-on": "ubuntu-latest", "steps": steps}}})
+    )
+    proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # The check is live: a step without `destinations` (required) is refused.
+    del verify["with"]["destinations"]
+    workflow.write_text(
+        yaml.safe_dump({"on": "push", "jobs": {"gate": {"runs-on": "ubuntu-latest", "steps": steps}}})
+    )
+    proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and 'missing input "destinations"' in proc.stdout, proc.stdout + proc.stderr

@@ -10,6 +10,8 @@ from tests.action.docs import action_section, inputs_table, outputs_table
 from tests.action.runner import load_action
 
 _INPUT_EXPR = re.compile(r"^\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}$")
+#: Inputs of the set-up steps, not of Python: `cache` switches actions/cache on or off.
+SETUP_INPUTS = {"cache"}
 
 
 def _promote_step() -> dict[str, object]:
@@ -30,7 +32,7 @@ def test_every_input_maps_to_a_settings_field_and_back() -> None:
         assert variable.startswith(ENV_PREFIX), f"input {match[1]} reaches Python outside {ENV_PREFIX}*"
         passed[match[1]] = variable.removeprefix(ENV_PREFIX).lower()
 
-    assert set(passed) == set(action["inputs"]), "every input goes to Python, and only inputs"
+    assert set(passed) == set(action["inputs"]) - SETUP_INPUTS, "every input goes to Python, and only inputs"
     assert passed == action_module.INPUTS, "action.yml's env and action.INPUTS disagree"
     fields = set(action_module.ActionSettings.field_names())
     assert set(passed.values()) <= fields, "an input feeds no Settings field"
@@ -48,7 +50,8 @@ def test_inputs_and_outputs_are_declared_for_the_marketplace() -> None:
         assert spec.get("description"), name
         assert spec.get("required") or "default" in spec, f"optional input {name} has no default"
     assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
-    assert action["inputs"]["source"]["required"] and action["inputs"]["destinations"]["required"]
+    # verify mode needs no source (Python requires it for a copy), so actionlint must not.
+    assert not action["inputs"]["source"].get("required") and action["inputs"]["destinations"]["required"]
     assert tuple(action["outputs"]) == action_module.OUTPUTS
     for name, spec in action["outputs"].items():
         assert spec["description"]
@@ -66,3 +69,10 @@ def test_the_readme_tables_match_action_yml() -> None:
     assert inputs_table(action) in section, f"{path}: regenerate with `python -m tests.action.docs`"
     assert outputs_table(action) in section, f"{path}: regenerate with `python -m tests.action.docs`"
     assert "expected-digest" in section and "steps.promote.outputs.digest" in section
+
+
+def test_the_cache_input_switches_both_cache_steps() -> None:
+    steps = {s.get("id"): s for s in load_action()["runs"]["steps"]}
+    for step_id in ("restore", "save"):
+        assert "inputs.cache == 'true'" in str(steps[step_id]["if"]), step_id
+    assert load_action()["inputs"]["cache"]["default"] == "true"
