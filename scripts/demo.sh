@@ -3,5 +3,5 @@
 # promote it to the other and print the pinned reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --peers-optional  # the demo itself needs no Go peer
+scripts/setup.sh --demo  # only what the demo runs: no Go peer, no test tool
 exec .venv/bin/python scripts/demo.py "$@"

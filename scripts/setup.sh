@@ -8,15 +8,17 @@
 # versions into .tools/bin (gitignored, never on the user's PATH).
 # Safe to run again: a peer already built from its pinned module version is kept.
 #
-# Usage: scripts/setup.sh [--peers-optional]
+# Usage: scripts/setup.sh [--demo]
 #   Without Go (>= GO_MIN) or when a module fails to build, set-up fails, naming the module:
 #   the interop tests and the bench need the peers, and CI must not pass by skipping them.
-#   --peers-optional (the demo, which needs no peer) only warns instead.
+#   --demo installs only what scripts/demo.sh runs: docker-registry and skopeo, and the
+#   project with its `demo` extra (what the registry harness imports); no Go peer, no
+#   test tool, no buildah.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-peers_required=1
-[ "${1:-}" = "--peers-optional" ] && peers_required=0
+demo=0
+[ "${1:-}" = "--demo" ] && demo=1
 
 # The newest `go` directive among these modules' go.mod files (oras v1.3.6: go 1.26.7).
 GO_MIN=1.26.7
@@ -34,31 +36,36 @@ GO_PEERS=(
 OLAREG=github.com/olareg/olareg@v0.1.2
 
 missing=()
+apt_flags=()
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v skopeo >/dev/null || missing+=(skopeo)
-command -v buildah >/dev/null || missing+=(buildah)
-[ -x /usr/bin/time ] || missing+=(time)
+if [ "$demo" -eq 1 ]; then
+  apt_flags+=(--no-install-recommends)  # the demo runs neither skopeo's nor the registry's extras
+else
+  command -v buildah >/dev/null || missing+=(buildah)
+  [ -x /usr/bin/time ] || missing+=(time)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}" >&2
   $sudo apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}" >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${apt_flags[@]}" "${missing[@]}" >&2
 fi
 
 if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv" >&2
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' >&2
+extra=test
+[ "$demo" -eq 1 ] && extra=demo
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[${extra}]" >&2
+[ "$demo" -eq 1 ] && exit 0
 
 peer_problem() {
-  if [ "$peers_required" -eq 1 ]; then
-    echo "setup: error: $1" >&2
-    echo "setup: the interop tests and bench/ need the Go peers (scripts/setup.sh --peers-optional only warns)" >&2
-    exit 1
-  fi
-  echo "setup: warning: $1; the interop tests and bench/ will fail without the Go peers" >&2
+  echo "setup: error: $1" >&2
+  echo "setup: the interop tests, the Action's act tests and bench/ need the Go peers" >&2
+  exit 1
 }
 
 # "PACKAGE@VERSION" a binary was built from (its embedded build info), or nothing.
@@ -110,3 +117,15 @@ install_peers() {
   fi
 }
 install_peers
+
+# The Action's act test with the cache on runs a stand-in for actions/cache
+# (tests/action/cache-action): @actions/cache from the npm registry, at its lock's versions.
+stand_in=tests/action/cache-action
+if ! command -v npm >/dev/null; then
+  echo "setup: error: npm not found: the Action's act tests need node and npm" >&2
+  exit 1
+fi
+if [ ! "$stand_in/node_modules/.package-lock.json" -nt "$stand_in/package-lock.json" ]; then
+  echo "setup: npm ci in $stand_in" >&2
+  npm ci --prefix "$stand_in" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
+fi
