@@ -20,7 +20,10 @@ async function run(which) {
       return;
     }
     core.info(`cache hit: ${matched}`);
-    core.setOutput("cache-hit", String(matched === key));
+    // Cache services may give the key back in another case (act's lowercases it); an exact
+    // match ignores case, as actions/cache's does.
+    const exact = matched.localeCompare(key, undefined, { sensitivity: "accent" }) === 0;
+    core.setOutput("cache-hit", String(exact));
     core.setOutput("cache-matched-key", matched);
   } else {
     const id = await cache.saveCache(paths, key);
