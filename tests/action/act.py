@@ -49,7 +49,9 @@ CHECKOUT: dict[str, Any] = {"uses": "actions/checkout@v4"}
 CACHE_STAND_IN = REPO_ROOT / "tests" / "action" / "cache-action"
 #: The variable the report step writes into; also the marker of that step.
 _RESULTS_ENV = "ACT_TEST_RESULTS"
+_REPORT_ID = "act-test-report"
 _REPORT_STEP: dict[str, Any] = {
+    "id": _REPORT_ID,
     "name": "act test: report the steps",
     "if": "${{ always() }}",
     "shell": "bash",
@@ -234,6 +236,7 @@ def _read_report(path: Path) -> Job:
     steps = {
         step_id: Step(s.get("outcome", ""), s.get("conclusion", ""), dict(s.get("outputs") or {}))
         for step_id, s in (data["steps"] or {}).items()
+        if step_id != _REPORT_ID
     }
     return Job(data["job"], data["matrix"] or None, steps)
 

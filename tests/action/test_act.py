@@ -12,7 +12,9 @@ tests/action/test_act_cache.py runs with the cache on.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.action.act import CHECKOUT, ActRun, action_act, workflow
+from tests.action.act import CHECKOUT, Act, ActRun, action_act, workflow
 from tests.action.conftest import FIXTURE, FIXTURE_DIGEST, FIXTURE_TAG
 from tests.conftest import FIXTURES_DIR
 from tests.harness.registry import RunningRegistry, start_registry
@@ -38,6 +40,11 @@ def promote(step_id: str, **inputs: str) -> dict[str, Any]:
     return {"id": step_id, "uses": "./", "with": {"cache": "false", **inputs}}
 
 
+def login(reg: RunningRegistry) -> dict[str, str]:
+    """The Action's destination credential inputs for `reg`, in clear (not from secrets.*)."""
+    return {"destination-username": str(reg.username), "destination-password": str(reg.password)}
+
+
 def tag_exists(reg: RunningRegistry, repo: str, tag: str, password: str | None = None) -> bool:
     headers = {"Accept": "application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json"}
     auth = {} if password is None else {"auth": (reg.username or "", password)}
@@ -49,6 +56,18 @@ def assert_commands_understood(lines: list[str]) -> None:
     """Every workflow command printed was taken as one by act, none shown as text."""
     unread = [line for line in lines if _UNREAD_COMMAND.match(line)]
     assert unread == [], "\n".join(unread)
+
+
+def _python310() -> str:
+    """Python 3.10, the oldest the Action supports: there it runs github-action-utils 1.1."""
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = [str(p) for p in sorted(pyenv.glob("versions/3.10*/bin/python3"))] + [
+        shutil.which("python3.10") or ""
+    ]
+    found = [p for p in found if p]
+    if not found:
+        pytest.fail("Python 3.10 not found (pyenv's or python3.10 on PATH)", pytrace=False)
+    return found[0]
 
 
 @dataclass
@@ -86,6 +105,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         )
         pinned_digest = {"expected-digest": FIXTURE_DIGEST}
         two = f"{dest.ref('prod/api', '1.4.2')}\n{src.ref('acme/api', 'stable')}"
+        bad = f"{dest.host}/Prod/API:1"  # not lowercase
         cases = [
             CHECKOUT,
             promote("copy", source=source, destinations=two),
@@ -108,7 +128,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     f"masked-{name}",
                     source=source,
                     destinations=reg.ref("prod/api", "1"),
-                    **{"destination-username": reg.username or "", "destination-password": password},
+                    **login(reg),
                 )
             )
             # What a careless later step could print: act must show the mask instead.
@@ -125,7 +145,22 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             ),
             {"id": "after", "run": "echo this step must not run"},
         ]
-        run = action_act(tmp / "act").run(workflow(("cases", cases), ("mismatch", mismatch)))
+        colons = basic["colons"]
+        py310 = [
+            CHECKOUT,
+            # What actions/setup-python does: its python3 first on PATH, for later steps.
+            {"run": f'mkdir -p "$RUNNER_TEMP/py" && ln -s {_python310()} "$RUNNER_TEMP/py/python3" '
+             '&& echo "$RUNNER_TEMP/py" >> "$GITHUB_PATH"'},
+            promote(
+                "copy",
+                source=source,
+                destinations=colons.ref("prod/api", "py310"),
+                **login(colons),
+            ),
+            {**promote("bad", source=source, destinations=bad), "continue-on-error": True},
+        ]  # fmt: skip
+        flow = workflow(("cases", cases), ("mismatch", mismatch), ("py310", py310))
+        run = action_act(tmp / "act").run(flow)
         yield World(run, source, extracted, src, dest, basic)
     finally:
         for reg in reversed(started):
@@ -213,6 +248,24 @@ def test_a_digest_mismatch_fails_the_job_before_writing(world: World) -> None:
     assert not tag_exists(world.dest, "prod/api", "mismatch")
 
 
+def test_on_python_3_10_with_github_action_utils_1(world: World) -> None:
+    """The lock installs github-action-utils 1.1 for Python 3.10: masks, outputs, annotations."""
+    job = world.run.job("py310")
+    copy = job.step("copy")
+    assert copy.outcome == "success", world.run.log
+    assert copy.outputs["digest"] == FIXTURE_DIGEST
+    assert tag_exists(world.basic["colons"], "prod/api", "py310", PASSWORDS["colons"])
+    assert job.step("bad").outcome == "failure"
+    assert [c.split("::")[1] for c in world.run.commands("error", job="py310")] == [
+        "error title=Invalid input%3A destinations"
+    ]
+    keys = [line for line in world.run.log.splitlines() if "py310" in line and "::set-output:: key=" in line]
+    assert keys and all("-cpython3.10." in line for line in keys), keys
+    for part in {PASSWORDS["colons"], *PASSWORDS["colons"].split("::")}:
+        assert part not in world.run.log
+    assert_commands_understood(world.run.printed("py310"))
+
+
 def test_every_workflow_command_is_understood_by_act(world: World) -> None:
     """`::group ::T` or `::add-mask ::V` (a space before `::`) would be printed as text."""
     printed = world.run.printed()
@@ -240,3 +293,19 @@ def test_a_failed_install_is_an_annotation(tmp_path: Path, registry2: RunningReg
     assert any("oci-promote setup failed" in c for c in run.commands("error")), run.log
     assert "ERROR:" in run.log  # pip's own message is there, above the annotation
     assert_commands_understood(run.printed())
+
+
+def test_the_act_helper_reports_each_matrix_combination(tmp_path: Path) -> None:
+    """tests/action/act.py itself, as matrix workflows (release modes) will use it."""
+    step = {"id": "s", "run": 'echo "out=${{ matrix.n }}" >> "$GITHUB_OUTPUT"; echo "n is ${{ matrix.n }}"'}
+    flow = workflow(("m", [step]), ("other", [{"id": "t", "run": "exit 3"}]))
+    flow["jobs"]["m"]["strategy"] = {"matrix": {"n": ["a", "b"]}}
+    run = Act(tmp_path).run(flow)
+
+    assert run.returncode != 0  # job `other` failed
+    jobs = sorted(run.jobs("m"), key=lambda j: str(j.matrix))
+    assert [j.matrix for j in jobs] == [{"n": "a"}, {"n": "b"}]
+    assert [j.step("s").outputs for j in jobs] == [{"out": "a"}, {"out": "b"}]
+    assert all(set(j.steps) == {"s"} for j in jobs)
+    assert sorted(run.printed("m")) == ["n is a", "n is b"]
+    assert run.job("other").step("t").outcome == "failure"
