@@ -1,0 +1,26 @@
+"""Promote a whole release: promotion file -> plan -> staged shards -> one commit -> lock.
+
+The front ends (the CLI's `plan`/`stage`/`commit`/`apply`/`export`/`verify --lock`, the
+Action's modes) call these entry points; their names and signatures stay stable:
+
+    from oci_promote.release import (
+        ReleaseOptions, load_promotion, read_plan, read_lock,
+        plan_release_file, stage_shard, commit_release, apply_release, export_lock, verify_lock,
+    )
+
+    options = ReleaseOptions(connect=ConnectOptions(...), jobs=8,
+                             source_credential=None, destination_credential=None)
+    promotion = load_promotion("promote.yaml")            # PromotionFileError (exit 2) lists every problem
+    plan = await plan_release_file(promotion, options, shards="auto")   # PlanFile; plan.problems
+    plan.to_json(); plan.matrix()                          # {"include": [{"shard": "1/N"}, ...]}
+    staged = await stage_shard(plan, k, options)           # StageResult; no tag moves
+    lock = await commit_release(plan, options)             # LockFile, or IncompleteReleaseError /
+                                                           #   ProtectedTagError (nothing moved)
+    plan, lock = await apply_release(promotion, options)   # plan + stage all + commit, one process
+    text = export_lock(lock, "kustomize" | "helm" | "env")
+    outcomes = await verify_lock(lock, options)            # list[VerifyOutcome]; all(o.ok ...)
+
+`on_progress` (optional, on the stage/commit/apply calls) receives `ReleaseProgress` rows.
+Modules: file (the promotion file's schema), model (the plan file), plan, shard, stage,
+commit, lock (the lock file and export), session (shared pools, per-registry budgets).
+"""

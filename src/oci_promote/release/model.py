@@ -1,0 +1,145 @@
+"""The plan file: what `plan` writes and `stage` / `commit` read (JSON, validated on reading).
+
+Every source is pinned by digest here, so a source tag moved after the plan changes nothing
+that is staged or committed. Each entry records what its destination tags held when planned
+(`current`), so `commit` can tell a protected tag that moved since.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import UsageError
+from ..types.digest import Digest, parse_digest
+from ..types.reference import Reference, parse_reference
+
+PLAN_VERSION = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlannedDestination(_Model):
+    #: `host/repo:tag`, or `host/repo` alone for a destination pinned by digest only.
+    reference: str
+    tag: str | None
+    #: What the tag held at plan time (None: no such tag, or no tag).
+    current: str | None = None
+
+    @property
+    def ref(self) -> Reference:
+        return parse_reference(self.reference, default_tag=None)
+
+    @property
+    def repository(self) -> str:
+        return self.ref.name
+
+    def pinned(self, digest: str) -> str:
+        return f"{self.repository}@{digest}"
+
+
+class PlannedEntry(_Model):
+    #: Position in the plan (1-based), how messages name it with its source.
+    id: int
+    #: Position of the promotion file entry it came from (0-based, as `images[N]`).
+    entry: int
+    #: The source as the file names it (with its tag), and pinned.
+    source: str
+    pinned: str
+    digest: str
+    media_type: str
+    destinations: list[PlannedDestination]
+    protect: list[str] = Field(default_factory=list)
+    referrers: bool = True
+    referrer_types: list[str] = Field(default_factory=list)
+    require_referrers: list[str] = Field(default_factory=list)
+    include_foreign_layers: bool = False
+    #: Bytes the plan found missing at the destinations (each blob counted once per repository).
+    bytes: int = 0
+    blobs: int = 0
+    #: Tags that will move to this digest (new tags included), and how many referrers go along.
+    tags_to_move: int = 0
+    referrer_count: int = 0
+    shard: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.source}"
+
+    @property
+    def source_ref(self) -> Reference:
+        return parse_reference(self.pinned)
+
+    @property
+    def digest_value(self) -> Digest:
+        return parse_digest(self.digest)
+
+    def repositories(self) -> list[str]:
+        return list(dict.fromkeys(d.repository for d in self.destinations))
+
+
+class Throttle(_Model):
+    registry: str
+    pauses: int
+    seconds: float
+
+
+class PlanFile(_Model):
+    version: int = PLAN_VERSION
+    #: How many shards the entries are spread over (`stage --shard K/N` takes this N).
+    shards: int = 1
+    entries: list[PlannedEntry]
+    problems: list[str] = Field(default_factory=list)
+    throttled: list[Throttle] = Field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(e.bytes for e in self.entries)
+
+    @property
+    def tags_to_move(self) -> int:
+        return sum(e.tags_to_move for e in self.entries)
+
+    def shard(self, k: int) -> list[PlannedEntry]:
+        return [e for e in self.entries if e.shard == k]
+
+    def matrix(self) -> dict[str, list[dict[str, str]]]:
+        """GitHub Actions' matrix: `{"include": [{"shard": "1/N"}, ...]}`."""
+        return {"include": [{"shard": f"{k}/{self.shards}"} for k in range(1, self.shards + 1)]}
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2) + "\n"
+
+
+def read_plan(path: str | Path) -> PlanFile:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read plan {path}: {e.strerror or e}") from None
+    try:
+        plan = PlanFile.model_validate(json.loads(text))
+    except (ValueError, ValidationError) as e:
+        first = e.errors()[0] if isinstance(e, ValidationError) else None
+        why = f"{'.'.join(map(str, first['loc']))}: {first['msg']}" if first else str(e)
+        raise UsageError(f"{path} is not a plan written by `oci-promote plan` ({why})") from None
+    if plan.version != PLAN_VERSION:
+        raise UsageError(
+            f"{path}: plan version {plan.version}; this oci-promote reads version {PLAN_VERSION}"
+        )
+    return plan
+
+
+def parse_shard(text: str, plan: PlanFile) -> int:
+    """`K/N` -> K, checked against the plan's N."""
+    k, sep, n = text.partition("/")
+    if not sep or not k.strip().isdigit() or not n.strip().isdigit():
+        raise UsageError(f"--shard must be K/N (like 1/4), got {text!r}")
+    if int(n) != plan.shards:
+        raise UsageError(f"--shard {text}: the plan has {plan.shards} shard(s), not {n}")
+    if not 1 <= int(k) <= plan.shards:
+        raise UsageError(f"--shard {text}: K must be between 1 and {plan.shards}")
+    return int(k)
