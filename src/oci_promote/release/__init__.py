@@ -24,3 +24,47 @@ Action's modes) call these entry points; their names and signatures stay stable:
 Modules: file (the promotion file's schema), model (the plan file), plan, shard, stage,
 commit, lock (the lock file and export), session (shared pools, per-registry budgets).
 """
+
+from __future__ import annotations
+
+from .api import (
+    PlanProblemsError,
+    ReleaseOptions,
+    apply_release,
+    commit_release,
+    plan_release_file,
+    stage_shard,
+    verify_lock,
+)
+from .commit import CommitResult, IncompleteReleaseError
+from .file import Defaults, LockFile, PromotionFile, PromotionFileError, load_promotion, parse_promotion
+from .lock import export_lock, lock_json, read_lock, write_lock
+from .model import PlanFile, parse_shard, read_plan
+from .stage import ReleaseProgress, StageResult
+
+__all__ = [
+    "CommitResult",
+    "Defaults",
+    "IncompleteReleaseError",
+    "LockFile",
+    "PlanFile",
+    "PlanProblemsError",
+    "PromotionFile",
+    "PromotionFileError",
+    "ReleaseOptions",
+    "ReleaseProgress",
+    "StageResult",
+    "apply_release",
+    "commit_release",
+    "export_lock",
+    "load_promotion",
+    "lock_json",
+    "parse_promotion",
+    "parse_shard",
+    "plan_release_file",
+    "read_lock",
+    "read_plan",
+    "stage_shard",
+    "verify_lock",
+    "write_lock",
+]

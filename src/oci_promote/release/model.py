@@ -63,7 +63,8 @@ class PlannedEntry(_Model):
     blobs: int = 0
     #: Tags that will move to this digest (new tags included), and how many referrers go along.
     tags_to_move: int = 0
-    referrer_count: int = 0
+    #: The referrers (signatures, attestations, SBOMs) found at the source, carried along.
+    referrer_digests: list[str] = Field(default_factory=list)
     shard: int = 1
 
     @property

@@ -49,7 +49,7 @@ class Expanded:
     destinations: list[Reference]
     digest: Digest | None = None
     graph: ImageGraph | None = None
-    referrers: int = 0
+    referrers: list[str] = field(default_factory=list)
     planned: list[PlannedDestination] = field(default_factory=list)
     bytes: int = 0
     blobs: int = 0
@@ -197,7 +197,7 @@ async def _read_images(
 ) -> None:
     """Each distinct image read once (manifests, not blobs), and its referrers found."""
     graphs: dict[tuple[str, str, str, bool], ImageGraph | PromoteError] = {}
-    counts: dict[tuple[str, str, str, bool], int] = {}
+    counts: dict[tuple[str, str, str, bool], list[str]] = {}
     todo: dict[tuple[str, str, str, bool], Expanded] = {}
     for e in expanded:
         if not e.failed and e.digest is not None:
@@ -237,12 +237,12 @@ async def _read_images(
 
 async def _referrers(
     promotion: PromotionFile, e: Expanded, storage: Storage, graph: ImageGraph, where: str
-) -> int:
+) -> list[str]:
     options = _referrer_options(promotion, e.image)
     if not options.enabled and not options.required:
-        return 0
+        return []
     subjects = [graph.top.digest, *(c.digest for c in graph.children)]
-    return len(await find_referrers(storage, subjects, options, where))
+    return [str(r.digest) for r in await find_referrers(storage, subjects, options, where)]
 
 
 def _referrer_options(promotion: PromotionFile, image: Image) -> ReferrerOptions:
@@ -352,7 +352,7 @@ def _planned(promotion: PromotionFile, n: int, e: Expanded) -> PlannedEntry:
         require_referrers=list(options.required),
         include_foreign_layers=bool(promotion.effective(e.image, "include_foreign_layers")),
         tags_to_move=sum(1 for d in e.planned if d.tag and d.current != str(e.digest)),
-        referrer_count=e.referrers,
+        referrer_digests=e.referrers,
     )
 
 

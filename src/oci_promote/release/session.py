@@ -91,18 +91,18 @@ class Session:
         self.jobs = jobs
         self.connections = ReleaseConnections(connect, stack, jobs=jobs)
         self.limiter = anyio.CapacityLimiter(jobs)
-        self._src_cred = source_credential
-        self._dest_cred = destination_credential
+        self.source_credential = source_credential
+        self.destination_credential = destination_credential
         self._opener = opener
         self._storages: dict[tuple[str, str, str], Storage] = {}
 
     def source(self, ref: Reference) -> Storage:
-        return self._open("pull", ref, lambda: self.connections.source(ref, self._src_cred))
+        return self._open("pull", ref, lambda: self.connections.source(ref, self.source_credential))
 
     def destination(self, ref: Reference, source: Reference | None = None) -> Storage:
         """A destination repository; `source`: the image's source (for a mount's scope)."""
         return self._open(
-            "push", ref, lambda: self.connections.destination(ref, self._dest_cred, source or ref)
+            "push", ref, lambda: self.connections.destination(ref, self.destination_credential, source or ref)
         )
 
     def _open(self, role: str, ref: Reference, make: Callable[[], Storage]) -> Storage:
