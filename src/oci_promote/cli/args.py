@@ -9,6 +9,7 @@ from typing import Any
 
 from ..frontend.settings import ENV_PREFIX, Settings, env_name
 from . import diff as cli_diff
+from . import release as cli_release
 
 _CREDS_HELP = (
     "USER:PASSWORD for the {role} registry; or set {env}CREDS, or {env}USERNAME and "
@@ -232,4 +233,5 @@ def build_parser() -> argparse.ArgumentParser:
     digest.add_argument("source", metavar="REF")
     common(digest, destination=False)
     cli_diff.add_commands(sub, common)
+    cli_release.add_commands(sub, common)
     return parser

@@ -15,8 +15,9 @@ from collections.abc import Callable
 import anyio
 
 from ..api import diff_async, verify_async
-from ..errors import PromoteError
+from ..errors import PromoteError, UsageError
 from ..forensics import render
+from ..forensics.verify import VerifyOutcome
 from ..frontend.settings import Settings
 from ..types.digest import parse_digest
 
@@ -44,11 +45,13 @@ def add_commands(
     verify = sub.add_parser(
         "verify",
         help="check that every reference resolves to a digest; never writes",
-        description="Exit 0 when every REF resolves to DIGEST, 1 otherwise (each mismatch with its "
-        "causes, when DIGEST can be read in that reference's repository), 2 on errors.",
+        description="Exit 0 when every REF resolves to DIGEST (or, with --lock, every destination of "
+        "a lock file still gives its digest), 1 otherwise (each mismatch with its causes, when "
+        "the digest can be read in that reference's repository), 2 on errors.",
     )
-    verify.add_argument("references", metavar="REF", nargs="+")
-    verify.add_argument("--digest", required=True, metavar="DIGEST", help="the digest every REF must hold")
+    verify.add_argument("references", metavar="REF", nargs="*")
+    verify.add_argument("--digest", metavar="DIGEST", help="the digest every REF must hold")
+    verify.add_argument("--lock", metavar="LOCK", help="check every destination of this lock file instead")
     verify.add_argument("--json", action="store_true", help="print one JSON object instead")
     common(verify, destination=False)
 
@@ -72,13 +75,34 @@ async def _diff(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    if args.lock is not None:
+        if args.references or args.digest:
+            raise UsageError("verify: give either --lock LOCK, or REF... with --digest, not both")
+        return await _verify_lock(args, settings)
+    if not args.references or not args.digest:
+        raise UsageError("verify needs REF... and --digest DIGEST (or --lock LOCK)")
     expected = parse_digest(args.digest.strip())
     credential, connect = settings.source_credential(), settings.connect_options()
     outcomes = await verify_async(args.references, expected, credential=credential, connect=connect)
+    return _report(args, outcomes, {"digest": str(expected)})
+
+
+async def _verify_lock(args: argparse.Namespace, settings: Settings) -> int:
+    """Every destination tag of the lock must still give its digest: the release's deploy gate."""
+    from ..release import ReleaseOptions, read_lock, verify_lock
+
+    lock = read_lock(args.lock)
+    options = ReleaseOptions(
+        connect=settings.connect_options(), destination_credential=settings.source_credential()
+    )
+    return _report(args, await verify_lock(lock, options), {"lock": args.lock})
+
+
+def _report(args: argparse.Namespace, outcomes: list[VerifyOutcome], head: dict[str, str]) -> int:
     verified = all(o.ok for o in outcomes)
     if args.json:
         report = {
-            "digest": str(expected),
+            **head,
             "verified": verified,
             "references": [o.to_dict() for o in outcomes],
         }

@@ -25,6 +25,7 @@ from ..result import CopyResult
 from ..transport.client import use_large_reads
 from ..types.reference import parse_reference
 from . import diff as cli_diff
+from . import release as cli_release
 from .args import build_parser
 from .progress import Observer
 from .signals import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
@@ -150,6 +151,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         settings = settings_from(args)
         if args.command in cli_diff.COMMANDS:
             return cli_diff.run(args, settings)
+        if args.command in cli_release.COMMANDS:
+            return cli_release.run(args, settings, run_interruptible)
         if args.command == "copy":
             options = settings.to_options()
             with observer:

@@ -13,10 +13,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -57,6 +58,15 @@ def _reference(text: str, *, tagless_ok: bool = True) -> Reference:
     if not tagless_ok and ref.tag is None and ref.digest is None:
         raise ValueError(f"{text!r} names no tag and no digest")
     return ref
+
+
+def _check_reference(text: str) -> str:
+    _reference(text)
+    return text
+
+
+#: A registry reference, checked item by item (so a problem names `to[N]` and its line).
+RefText = Annotated[str, AfterValidator(_check_reference)]
 
 
 class TagFilter(_Model):
@@ -116,7 +126,7 @@ class Image(Settings):
     """One entry: a source (tag, digest, or repository with `tags`) and its destinations."""
 
     source: str = Field(description="HOST/REPO:TAG, HOST/REPO@DIGEST, or HOST/REPO with `tags`")
-    to: list[str] | None = _opt("destinations; a destination without tag takes the source's")
+    to: list[RefText] | None = _opt("destinations; a destination without tag takes the source's")
     tags: TagFilter | None = _opt("promote every tag of the source repository that matches")
     expected_digest: str | None = _opt("refuse unless the source tag gives this digest")
 
@@ -128,12 +138,9 @@ class Image(Settings):
 
     @field_validator("to")
     @classmethod
-    def _to(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None:
-            if not value:
-                raise ValueError("an empty list: leave `to` out to use defaults.to-registry")
-            for text in value:
-                _reference(text)
+    def _to(cls, value: list[RefText] | None) -> list[RefText] | None:
+        if value is not None and not value:
+            raise ValueError("an empty list: leave `to` out to use defaults.to-registry")
         return value
 
     @field_validator("tags")
