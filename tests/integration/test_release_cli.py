@@ -16,7 +16,7 @@ from pathlib import Path
 from tests.harness import quirks
 from tests.harness.proxy import Action, Forward, Proxy, RequestView
 from tests.harness.registry import AccessEntry, RunningRegistry
-from tests.harness.signing import PushedImage, push_image
+from tests.harness.signing import PushedImage, SigningWorld, push_image
 from tests.integration.test_cli import cli
 
 WRITES = ("PUT", "POST", "PATCH", "DELETE")
@@ -116,7 +116,7 @@ def test_plan_stage_two_shards_in_parallel_commit_and_lock(
         for k in (1, 2)
     ]
     for p in shards:
-        out, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     for dest, mark in zip((a, b), marks, strict=True):
         assert _tag_puts(dest.requests_since(mark)) == []  # stage moves no tag
@@ -184,7 +184,8 @@ def test_a_source_tag_moved_after_plan_does_not_change_what_is_staged(
     planned_image = push_image(registry, "staging/api", "1.0")
     file = tmp_path / "p.yaml"
     file.write_text(
-        f"version: 1\nimages:\n  - source: {registry.host}/staging/api:1.0\n    to: [{registry2.host}/acme/api]\n"
+        f"version: 1\nimages:\n  - source: {registry.host}/staging/api:1.0\n"
+        f"    to: [{registry2.host}/acme/api]\n"
     )
     assert cli("plan", str(file), "-o", str(tmp_path / "plan.json")).returncode == 0
     later = push_image(registry, "staging/api", "1.0")  # the source tag moves
@@ -270,7 +271,8 @@ def test_apply_is_plan_stage_commit_in_one_process_and_export(
     api = push_image(registry, "staging/api", "1.0")
     file = tmp_path / "p.yaml"
     file.write_text(
-        f"version: 1\ndefaults: {{to-registry: {registry2.host}, strip-prefix: staging/, add-prefix: acme/}}\n"
+        f"version: 1\ndefaults: {{to-registry: {registry2.host}, "
+        "strip-prefix: staging/, add-prefix: acme/}\n"
         f"images:\n  - source: {registry.host}/staging/api:1.0\n"
     )
     lock = tmp_path / "lock.json"
@@ -290,3 +292,22 @@ def test_apply_is_plan_stage_commit_in_one_process_and_export(
     )
     assert hop.returncode == 0, hop.stderr
     assert cli("digest", f"{registry.host}/eu/api:1.0").stdout.strip() == api.digest
+
+
+def test_signed_images_keep_their_signatures_and_the_lock_lists_them(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    keys = world.key_pair()
+    web = push_image(registry, "staging/web", "2.0", ("amd64", "arm64"))
+    world.cosign_sign(web.ref, keys)
+    file = tmp_path / "p.yaml"
+    file.write_text(
+        f"version: 1\ndefaults: {{require-referrers: []}}\nimages:\n"
+        f"  - source: {registry.host}/staging/web:2.0\n    to: [{registry2.host}/acme/web]\n"
+    )
+    lock = tmp_path / "lock.json"
+    applied = cli("apply", str(file), "--lock", str(lock))
+    assert applied.returncode == 0, applied.stderr
+    world.cosign_verify(f"{registry2.host}/acme/web@{web.digest}", keys)
+    (image,) = json.loads(lock.read_text())["images"]
+    assert image["digest"] == web.digest and len(image["referrers"]) == 1

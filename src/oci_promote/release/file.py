@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -30,8 +27,8 @@ from pydantic import (
 from ..errors import PromoteError, UsageError
 from ..types.digest import Digest, parse_digest
 from ..types.reference import Reference, parse_reference
+from .lines import Problem, PromotionFileError, compose, problem_of
 
-Loc = tuple[str | int, ...]
 SCHEMA_PATH = Path(__file__).with_name("promotion.schema.json")
 
 
@@ -264,36 +261,6 @@ def map_repository(source: Reference, registry: str, strip: str | None, add: str
 # -- reading -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the file: where (line, field path) and what."""
-
-    line: int | None
-    field: str
-    message: str
-
-    def render(self, path: str) -> str:
-        where = f"{path}:{self.line}" if self.line else path
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class PromotionFileError(UsageError):
-    """The file is not a valid promotion file; `problems` lists every problem found."""
-
-    def __init__(self, path: str, problems: list[Problem]) -> None:
-        self.path = path
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"{path}: {count}:\n" + "\n".join("  " + p.render(path) for p in problems))
-
-
-def field_path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def load_promotion(path: str | Path, overrides: Defaults | None = None) -> PromotionFile:
     """Read and validate a promotion file (YAML) or a lock file (JSON); PromotionFileError
     lists every problem with its line. `overrides`: defaults given on the command line."""
@@ -308,7 +275,7 @@ def load_promotion(path: str | Path, overrides: Defaults | None = None) -> Promo
 def parse_promotion(
     text: str, name: str = "<promotion file>", overrides: Defaults | None = None
 ) -> PromotionFile:
-    data, lines, problems = _compose(text)
+    data, lines, problems = compose(text)
     if problems:
         raise PromotionFileError(name, problems)
     if not isinstance(data, dict):
@@ -323,7 +290,7 @@ def parse_promotion(
         defaults = _try_defaults(data.get("defaults"))
         return PromotionFile.model_validate(data, context={"defaults": defaults})
     except ValidationError as e:
-        raise PromotionFileError(name, [_problem(err, lines) for err in e.errors()]) from None
+        raise PromotionFileError(name, [problem_of(err, lines) for err in e.errors()]) from None
 
 
 def _try_defaults(raw: Any) -> Defaults | None:
@@ -331,59 +298,6 @@ def _try_defaults(raw: Any) -> Defaults | None:
         return Defaults.model_validate(raw or {})
     except ValidationError:
         return None  # reported with the whole file
-
-
-def _problem(err: Any, lines: dict[Loc, int]) -> Problem:
-    loc: Loc = tuple(err["loc"])
-    line = None
-    for n in range(len(loc), -1, -1):  # the value's line, else its nearest parent's
-        if loc[:n] in lines:
-            line = lines[loc[:n]]
-            break
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif err["type"] == "missing":
-        message = "missing"
-    return Problem(line, field_path(loc), message)
-
-
-def _compose(text: str) -> tuple[Any, dict[Loc, int], list[Problem]]:
-    """The document as plain values, the line of every value by its path, and YAML problems."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        problem = getattr(e, "problem", None) or str(e)
-        return None, {}, [Problem(mark.line + 1 if mark else None, "", f"not valid YAML: {problem}")]
-    if node is None:
-        return None, {}, [Problem(1, "", "the file is empty")]
-    lines: dict[Loc, int] = {}
-    problems: list[Problem] = []
-    constructor = yaml.SafeLoader("")
-
-    def build(n: yaml.Node, loc: Loc) -> Any:
-        lines[loc] = n.start_mark.line + 1
-        if isinstance(n, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            for key_node, value_node in n.value:
-                key = constructor.construct_object(key_node, deep=True)
-                if key in out:
-                    problems.append(
-                        Problem(key_node.start_mark.line + 1, field_path((*loc, key)), "duplicate key")
-                    )
-                out[key] = build(value_node, (*loc, key))
-            return out
-        if isinstance(n, yaml.SequenceNode):
-            return [build(item, (*loc, i)) for i, item in enumerate(n.value)]
-        return constructor.construct_object(n, deep=True)
-
-    return build(node, ()), lines, problems
-
-
-def iter_problems(error: PromotionFileError) -> Iterator[str]:
-    for p in error.problems:
-        yield p.render(error.path)
 
 
 def schema() -> dict[str, Any]:
@@ -409,3 +323,7 @@ __all__ = [
     "parse_promotion",
     "schema_json",
 ]
+
+
+if __name__ == "__main__":  # regenerate the shipped schema: python -m oci_promote.release.file
+    SCHEMA_PATH.write_text(schema_json())
