@@ -23,8 +23,10 @@ from fnmatch import fnmatchcase
 from ..concurrency import Job, run_all
 from ..engine.graph import ImageGraph, load_graph, load_top
 from ..engine.inventory import take_inventory
+from ..engine.plan import Holdings
 from ..errors import PromoteError
 from ..referrers.carry import ReferrerOptions, find_referrers
+from ..referrers.model import Referrer
 from ..storage import Storage
 from ..storage.registry import RegistryStorage
 from ..types.digest import Digest
@@ -211,8 +213,11 @@ async def _read_images(
             try:
                 top = await load_top(storage, key[2], e.digest, where)
                 graph = await load_graph(storage, top, where, include_foreign=key[3])
-                graphs[key] = graph
-                counts[key] = await _referrers(promotion, e, storage, graph, where)
+                graphs[key] = session.graphs[(storage.identity, key[2], key[3])] = graph
+                options = _referrer_options(promotion, e.image)
+                found = await _referrers(options, storage, graph, where)
+                session.referrers[(storage.identity, key[2], options)] = found
+                counts[key] = [str(r.digest) for r in found]
             except PromoteError as err:
                 graphs[key] = err
 
@@ -236,13 +241,12 @@ async def _read_images(
 
 
 async def _referrers(
-    promotion: PromotionFile, e: Expanded, storage: Storage, graph: ImageGraph, where: str
-) -> list[str]:
-    options = _referrer_options(promotion, e.image)
+    options: ReferrerOptions, storage: Storage, graph: ImageGraph, where: str
+) -> tuple[Referrer, ...]:
     if not options.enabled and not options.required:
-        return []
+        return ()
     subjects = [graph.top.digest, *(c.digest for c in graph.children)]
-    return [str(r.digest) for r in await find_referrers(storage, subjects, options, where)]
+    return await find_referrers(storage, subjects, options, where)
 
 
 def _referrer_options(promotion: PromotionFile, image: Image) -> ReferrerOptions:
@@ -274,6 +278,10 @@ async def _inventory(
             except PromoteError as err:
                 _fail(e, problems, f"destination {repo[0].name}: {err}")
                 return
+            top = str(e.digest)
+            session.holdings[(storage.identity, top)] = Holdings(
+                {top: e.digest if held.top else None}, held.top, held.children, held.blobs
+            )
             protect = promotion.effective(e.image, "protect") or []
             for ref, target in zip(repo, targets, strict=True):
                 current = held.targets.get(target)

@@ -16,7 +16,11 @@ from dataclasses import dataclass, fields, replace
 import anyio
 
 from ..connect import Connections
+from ..engine.graph import ImageGraph
+from ..engine.plan import Holdings
 from ..options import DEFAULT_JOBS, ConnectOptions
+from ..referrers.carry import ReferrerOptions
+from ..referrers.model import Referrer
 from ..storage import Storage
 from ..transport.credentials import Credential
 from ..transport.distribution import RegistryClient, open_client
@@ -95,6 +99,12 @@ class Session:
         self.destination_credential = destination_credential
         self._opener = opener
         self._storages: dict[tuple[str, str, str], Storage] = {}
+        #: What this process already read, so `apply`'s stage does not ask again what its plan
+        #: asked: image graphs and referrers by (source identity, digest, ...), and what each
+        #: destination repository holds of an image by (destination identity, digest).
+        self.graphs: dict[tuple[tuple[str, ...], str, bool], ImageGraph] = {}
+        self.referrers: dict[tuple[tuple[str, ...], str, ReferrerOptions], tuple[Referrer, ...]] = {}
+        self.holdings: dict[tuple[tuple[str, ...], str], Holdings] = {}
 
     def source(self, ref: Reference) -> Storage:
         return self._open("pull", ref, lambda: self.connections.source(ref, self.source_credential))

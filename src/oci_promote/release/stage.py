@@ -26,7 +26,7 @@ from ..engine.execute import Target, execute, verified_blob
 from ..engine.fanout import Consumer, fan_out
 from ..engine.graph import ImageGraph, load_graph, load_top
 from ..engine.inventory import take_inventory
-from ..engine.plan import Plan, make_plan
+from ..engine.plan import Holdings, Plan, make_plan
 from ..errors import PromoteError
 from ..events import ignore
 from ..referrers.carry import ReferrerOptions, find_referrers, plan_all
@@ -125,14 +125,19 @@ async def _load(entries: list[PlannedEntry], session: Session) -> list[_Entry]:
             storage = session.source(ref)
             digest = planned.digest_value
             where = planned.pinned
+            foreign = planned.include_foreign_layers
+            options = ReferrerOptions(
+                planned.referrers, tuple(planned.referrer_types), tuple(planned.require_referrers)
+            )
             try:
-                top = await load_top(storage, str(digest), digest, where)
-                graph = await load_graph(storage, top, where, include_foreign=planned.include_foreign_layers)
-                options = ReferrerOptions(
-                    planned.referrers, tuple(planned.referrer_types), tuple(planned.require_referrers)
-                )
-                subjects = [digest, *(c.digest for c in graph.children)]
-                found = await find_referrers(storage, subjects, options, where)
+                graph = session.graphs.get((storage.identity, str(digest), foreign))
+                if graph is None:
+                    top = await load_top(storage, str(digest), digest, where)
+                    graph = await load_graph(storage, top, where, include_foreign=foreign)
+                found = session.referrers.get((storage.identity, str(digest), options))
+                if found is None:
+                    subjects = [digest, *(c.digest for c in graph.children)]
+                    found = await find_referrers(storage, subjects, options, where)
             except PromoteError as e:
                 e.add_context(f"{planned.label}", "no tag was moved")
                 raise
@@ -163,13 +168,22 @@ async def _inventory(loaded: list[_Entry], session: Session) -> None:
             async def image() -> ImageGraph:
                 return graph
 
-            held = []
-            for t in e.targets:
-                try:
-                    held.append(await take_inventory(t.storage, [t.target], digest, image, session.limiter))
-                except PromoteError as err:
-                    err.add_context(f"{e.planned.label}: destination {t.label}", "no tag was moved")
-                    raise
+            held: list[Holdings] = [Holdings({}) for _ in e.targets]
+
+            def ask(n: int, t: Target) -> Job:
+                async def run() -> None:
+                    known = session.holdings.pop((t.storage.identity, t.target), None)
+                    try:
+                        held[n] = known or await take_inventory(
+                            t.storage, [t.target], digest, image, session.limiter
+                        )
+                    except PromoteError as err:
+                        err.add_context(f"{e.planned.label}: destination {t.label}", "no tag was moved")
+                        raise
+
+                return run
+
+            await run_all(ask(n, t) for n, t in enumerate(e.targets))
             members = [[(i, t.target)] for i, t in enumerate(e.targets)]
             mountable = [t.storage.can_mount_from(e.source) for t in e.targets]
             e.plan = make_plan(graph, members, held, mountable)
