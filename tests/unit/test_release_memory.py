@@ -1,0 +1,39 @@
+"""The release on the in-memory storage: plan -> stage -> commit through `ReleaseOptions.opener`
+(what the benchmark's 1,000-entry plan uses), and what it writes where."""
+
+from __future__ import annotations
+
+import anyio
+
+from oci_promote.release import ReleaseOptions, commit_release, parse_promotion, plan_release_file, stage_shard
+from oci_promote.storage.memory import MemoryRegistry
+from oci_promote.types.reference import Reference
+from tests.unit.memory_images import add_index
+
+
+def _world() -> tuple[dict[str, MemoryRegistry], ReleaseOptions]:
+    registries = {name: MemoryRegistry(name) for name in ("src.example", "prod.example")}
+
+    def opener(ref: Reference):  # type: ignore[no-untyped-def]
+        return registries[ref.registry].storage(ref.repository)
+
+    return registries, ReleaseOptions(opener=opener)
+
+
+def test_plan_stage_commit_on_memory_storages() -> None:
+    registries, options = _world()
+    src, prod = registries["src.example"], registries["prod.example"]
+    digests = [add_index(src, f"staging/app{n}", "1.0") for n in range(20)]
+    text = "version: 1\ndefaults: {to-registry: prod.example, strip-prefix: staging/}\nimages:\n" + "".join(
+        f"  - source: src.example/staging/app{n}:1.0\n" for n in range(20)
+    )
+    promotion = parse_promotion(text)
+    plan = anyio.run(lambda: plan_release_file(promotion, options, shards=4))
+    assert plan.problems == [] and plan.shards == 4 and len(plan.entries) == 20
+    assert prod.writes() == []  # plan writes nothing
+    for k in range(1, 5):
+        anyio.run(lambda: stage_shard(plan, k, options))
+    assert all(not repo.tags for repo in prod.repositories.values())  # stage moves no tag
+    result = anyio.run(lambda: commit_release(plan, options))
+    assert len(result.moved) == 20
+    assert [prod.repositories[f"app{n}"].tags["1.0"] for n in range(20)] == digests
