@@ -146,6 +146,8 @@ def _run(args: argparse.Namespace, settings: Settings, runner: Callable[[Callabl
         return 0
     options = _options(args, settings)
     progress = _Progress()
+    if not args.verbose:
+        _engine_details_to_debug()
     if args.command == "plan":
         promotion = load_promotion(args.file, _overrides(args))
         plan: PlanFile = runner(lambda: plan_release_file(promotion, options, shards=args.shards))
@@ -193,6 +195,24 @@ def _run(args: argparse.Namespace, settings: Settings, runner: Callable[[Callabl
     else:
         sys.stdout.write(lock_json(result.lock))
     return 0
+
+
+class _EngineDetails(logging.Filter):
+    """The engine's per-manifest lines, fine for one copy, would bury a release's rows."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.INFO and f"{__package__.rsplit('.', 1)[0]}.engine" in _module(record)
+        )
+
+
+def _module(record: logging.LogRecord) -> str:
+    return record.pathname.replace("/", ".").replace("\\", ".")
+
+
+def _engine_details_to_debug() -> None:
+    for handler in log.handlers:
+        handler.addFilter(_EngineDetails())
 
 
 def _throttled(throttled: dict[str, tuple[int, float]] | None) -> None:

@@ -175,7 +175,7 @@ def _move(e: PlannedEntry, d: PlannedDestination, top: Manifest, session: Sessio
                 got=echoed,
             )
         moved.append(d.reference)
-        log.info("%s -> %s", d.reference, e.digest)
+        log.debug("%s -> %s", d.reference, e.digest)
 
     return run
 

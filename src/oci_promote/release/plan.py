@@ -291,7 +291,12 @@ async def _inventory(
                     and current not in (None, e.digest)
                     and any(fnmatchcase(ref.tag, p) for p in protect)
                 ):
-                    _fail(e, problems, f"destination {shown}: tag {ref.tag} is protected and holds {current}")
+                    _fail(
+                        e,
+                        problems,
+                        f"destination {shown}: tag {ref.tag} is protected and holds {current}; "
+                        f"it would move to {e.digest}",
+                    )
                 e.planned.append(
                     PlannedDestination(
                         reference=shown, tag=ref.tag, current=str(current) if current else None
