@@ -311,3 +311,22 @@ def test_signed_images_keep_their_signatures_and_the_lock_lists_them(
     world.cosign_verify(f"{registry2.host}/acme/web@{web.digest}", keys)
     (image,) = json.loads(lock.read_text())["images"]
     assert image["digest"] == web.digest and len(image["referrers"]) == 1
+
+
+def test_plan_finds_a_user_without_push_rights(
+    tmp_path: Path, registry: RunningRegistry, registry_factory: object
+) -> None:
+    """A token registry granting this user `pull` only: the write probe is refused, nothing is left."""
+    push_image(registry, "staging/api", "1.0")
+    dest = registry_factory(auth="token")  # type: ignore[operator]
+    assert dest.token_server is not None
+    dest.token_server.allowed_actions = {dest.username: frozenset({"pull"})}
+    file = tmp_path / "p.yaml"
+    file.write_text(
+        f"version: 1\nimages:\n  - source: {registry.host}/staging/api:1.0\n    to: [{dest.host}/acme/api]\n"
+    )
+    mark = dest.mark()
+    planned = cli("plan", str(file), "--dest-creds", f"{dest.username}:{dest.password}")
+    assert planned.returncode == 1, planned.stderr
+    assert f"destination {dest.host}/acme/api refuses writes" in planned.stderr
+    assert [e for e in dest.requests_since(mark) if e.method in WRITES and e.status < 400] == []

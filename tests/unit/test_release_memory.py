@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import anyio
 
-from oci_promote.release import ReleaseOptions, commit_release, parse_promotion, plan_release_file, stage_shard
+from oci_promote.release import (
+    ReleaseOptions,
+    commit_release,
+    parse_promotion,
+    plan_release_file,
+    stage_shard,
+)
 from oci_promote.storage.memory import MemoryRegistry
 from oci_promote.types.reference import Reference
 from tests.unit.memory_images import add_index
@@ -32,7 +38,7 @@ def test_plan_stage_commit_on_memory_storages() -> None:
     assert plan.problems == [] and plan.shards == 4 and len(plan.entries) == 20
     assert prod.writes() == []  # plan writes nothing
     for k in range(1, 5):
-        anyio.run(lambda: stage_shard(plan, k, options))
+        anyio.run(stage_shard, plan, k, options)
     assert all(not repo.tags for repo in prod.repositories.values())  # stage moves no tag
     result = anyio.run(lambda: commit_release(plan, options))
     assert len(result.moved) == 20

@@ -267,7 +267,8 @@ class _Progress:
         if p.phase == "commit":
             return
         if p.entries_total <= ROWS and p.entry:
-            log.info("[%d/%d] staged %s", p.entries_done, p.entries_total, p.entry)
+            sent = f"{_size(p.bytes_done)} of {_size(p.bytes_total)} sent"
+            log.info("[%d/%d] staged %s (%s)", p.entries_done, p.entries_total, p.entry, sent)
             return
         step = p.entries_done * 10 // max(1, p.entries_total)
         if step > self.step or p.entries_done == p.entries_total:
