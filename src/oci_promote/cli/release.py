@@ -222,39 +222,20 @@ def _throttled(throttled: dict[str, tuple[int, float]] | None) -> None:
         )
 
 
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"
-
-
 def _print_table(plan: PlanFile, to: Any = None) -> None:
     """One row per entry (source, digest, destinations, bytes to send, tags to move, shard), totals."""
     out = to or sys.stdout
-    rows = [("ENTRY", "SOURCE", "DIGEST", "DESTS", "TO SEND", "TAGS TO MOVE", "SHARD")]
-    for e in plan.entries:
-        rows.append(
-            (
-                f"#{e.id}",
-                e.source,
-                e.digest.split(":", 1)[-1][:12],
-                str(len(e.destinations)),
-                _size(e.bytes),
-                str(e.tags_to_move),
-                f"{e.shard}/{plan.shards}",
-            )
-        )
+    rows = plan.table()
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
-    print(
-        f"{len(plan.entries)} entries, {_size(plan.bytes)} to send, {plan.tags_to_move} tag(s) to move, "
-        f"{len(plan.problems)} problem(s), {plan.shards} shard(s)",
-        file=out,
-    )
+    print(plan.summary(), file=out)
+
+
+def human_size(n: int) -> str:
+    from ..release.model import human_size as size
+
+    return size(n)
 
 
 class _Progress:
@@ -267,7 +248,7 @@ class _Progress:
         if p.phase == "commit":
             return
         if p.entries_total <= ROWS and p.entry:
-            sent = f"{_size(p.bytes_done)} of {_size(p.bytes_total)} sent"
+            sent = f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)} sent"
             log.info("[%d/%d] staged %s (%s)", p.entries_done, p.entries_total, p.entry, sent)
             return
         step = p.entries_done * 10 // max(1, p.entries_total)
@@ -277,6 +258,6 @@ class _Progress:
                 "staged %d/%d entries, %s of %s sent",
                 p.entries_done,
                 p.entries_total,
-                _size(p.bytes_done),
-                _size(p.bytes_total),
+                human_size(p.bytes_done),
+                human_size(p.bytes_total),
             )

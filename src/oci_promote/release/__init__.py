@@ -13,16 +13,22 @@ Action's modes) call these entry points; their names and signatures stay stable:
     promotion = load_promotion("promote.yaml")            # PromotionFileError (exit 2) lists every problem
     plan = await plan_release_file(promotion, options, shards="auto")   # PlanFile; plan.problems
     plan.to_json(); plan.matrix()                          # {"include": [{"shard": "1/N"}, ...]}
+    plan.table(); plan.summary()                           # rows (header first) and a totals line
+    plan = read_plan("plan.json"); k = parse_shard("2/4", plan)
     staged = await stage_shard(plan, k, options)           # StageResult; no tag moves
-    lock = await commit_release(plan, options)             # LockFile, or IncompleteReleaseError /
+    result = await commit_release(plan, options)           # CommitResult(lock, moved, kept, throttled),
+                                                           #   or IncompleteReleaseError /
                                                            #   ProtectedTagError (nothing moved)
-    plan, lock = await apply_release(promotion, options)   # plan + stage all + commit, one process
+    write_lock(result.lock, "promoted.lock.json"); lock_json(result.lock); read_lock(path)
+    plan, staged, result = await apply_release(promotion, options)   # one process; PlanProblemsError
     text = export_lock(lock, "kustomize" | "helm" | "env")
     outcomes = await verify_lock(lock, options)            # list[VerifyOutcome]; all(o.ok ...)
 
 `on_progress` (optional, on the stage/commit/apply calls) receives `ReleaseProgress` rows.
 Modules: file (the promotion file's schema), model (the plan file), plan, shard, stage,
-commit, lock (the lock file and export), session (shared pools, per-registry budgets).
+commit, lock (the lock file and export), session (shared pools, per-registry budgets),
+lines (YAML locations for problems), api (these entry points). Throttling (429 Retry-After)
+per registry is in `StageResult.throttled`, `CommitResult.throttled` and `PlanFile.throttled`.
 """
 
 from __future__ import annotations

@@ -112,8 +112,45 @@ class PlanFile(_Model):
         """GitHub Actions' matrix: `{"include": [{"shard": "1/N"}, ...]}`."""
         return {"include": [{"shard": f"{k}/{self.shards}"} for k in range(1, self.shards + 1)]}
 
+    def table(self) -> list[tuple[str, ...]]:
+        """The plan as rows (a header first): what the CLI prints and the Action's job summary shows."""
+        rows: list[tuple[str, ...]] = [
+            ("ENTRY", "SOURCE", "DIGEST", "DESTS", "TO SEND", "TAGS TO MOVE", "SHARD")
+        ]
+        for e in self.entries:
+            short = e.digest.split(":", 1)[-1][:12]
+            moves = str(e.tags_to_move)
+            rows.append(
+                (
+                    f"#{e.id}",
+                    e.source,
+                    short,
+                    str(len(e.destinations)),
+                    human_size(e.bytes),
+                    moves,
+                    f"{e.shard}/{self.shards}",
+                )
+            )
+        return rows
+
+    def summary(self) -> str:
+        """One line of totals: entries, bytes to send, tags to move, problems, shards."""
+        return (
+            f"{len(self.entries)} entries, {human_size(self.bytes)} to send, "
+            f"{self.tags_to_move} tag(s) to move, {len(self.problems)} problem(s), {self.shards} shard(s)"
+        )
+
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
 
 
 def read_plan(path: str | Path) -> PlanFile:
