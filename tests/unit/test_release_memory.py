@@ -29,7 +29,8 @@ def _world() -> tuple[dict[str, MemoryRegistry], ReleaseOptions]:
 def test_plan_stage_commit_on_memory_storages() -> None:
     registries, options = _world()
     src, prod = registries["src.example"], registries["prod.example"]
-    digests = [add_index(src, f"staging/app{n}", "1.0") for n in range(20)]
+    digests = [add_index(src, f"staging/app{n}", "1.0", layers=2 + n) for n in range(20)]
+    assert len(set(digests)) == 20
     text = "version: 1\ndefaults: {to-registry: prod.example, strip-prefix: staging/}\nimages:\n" + "".join(
         f"  - source: src.example/staging/app{n}:1.0\n" for n in range(20)
     )
@@ -43,3 +44,22 @@ def test_plan_stage_commit_on_memory_storages() -> None:
     result = anyio.run(lambda: commit_release(plan, options))
     assert len(result.moved) == 20
     assert [prod.repositories[f"app{n}"].tags["1.0"] for n in range(20)] == digests
+
+
+def test_plan_finds_two_entries_giving_one_tag_two_digests_and_a_protected_move() -> None:
+    registries, options = _world()
+    src, prod = registries["src.example"], registries["prod.example"]
+    add_index(src, "staging/a", "1.0")
+    add_index(src, "staging/b", "1.0", layers=3)
+    old = add_index(prod, "live/x", "v1", platforms=("amd64",))
+    text = (
+        "version: 1\nimages:\n"
+        "  - source: src.example/staging/a:1.0\n    to: [prod.example/live/x:latest]\n"
+        "  - source: src.example/staging/b:1.0\n    to: [prod.example/live/x:latest]\n"
+        "  - source: src.example/staging/a:1.0\n    to: [prod.example/live/x:v1]\n    protect: ['v*']\n"
+    )
+    plan = anyio.run(lambda: plan_release_file(parse_promotion(text), options))
+    assert len(plan.problems) == 2, plan.problems
+    assert "prod.example/live/x:latest is also written by images[0]" in plan.problems[1]
+    assert f"tag v1 is protected and holds {old}" in plan.problems[0]
+    assert prod.writes() == []

@@ -79,6 +79,11 @@ class PlannedEntry(_Model):
     def digest_value(self) -> Digest:
         return parse_digest(self.digest)
 
+    @property
+    def tags_moving(self) -> int:
+        """Tags that exist now and hold another digest (the rest of `tags_to_move` are new)."""
+        return sum(1 for d in self.destinations if d.tag and d.current not in (None, self.digest))
+
     def repositories(self) -> list[str]:
         return list(dict.fromkeys(d.repository for d in self.destinations))
 
@@ -114,20 +119,18 @@ class PlanFile(_Model):
 
     def table(self) -> list[tuple[str, ...]]:
         """The plan as rows (a header first): what the CLI prints and the Action's job summary shows."""
-        rows: list[tuple[str, ...]] = [
-            ("ENTRY", "SOURCE", "DIGEST", "DESTS", "TO SEND", "TAGS TO MOVE", "SHARD")
-        ]
+        header = ("ENTRY", "SOURCE", "DIGEST", "DESTS", "TO SEND", "NEW TAGS", "MOVED TAGS", "SHARD")
+        rows: list[tuple[str, ...]] = [header]
         for e in self.entries:
-            short = e.digest.split(":", 1)[-1][:12]
-            moves = str(e.tags_to_move)
             rows.append(
                 (
                     f"#{e.id}",
                     e.source,
-                    short,
+                    e.digest.split(":", 1)[-1][:12],
                     str(len(e.destinations)),
                     human_size(e.bytes),
-                    moves,
+                    str(e.tags_to_move - e.tags_moving),
+                    str(e.tags_moving),
                     f"{e.shard}/{self.shards}",
                 )
             )

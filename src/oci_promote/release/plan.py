@@ -73,6 +73,7 @@ async def plan_release(
         await _probe_writes(expanded, session, problems)
     entries = [_planned(promotion, n + 1, e) for n, e in enumerate(x for x in expanded if not x.failed)]
     _count_bytes_once(expanded, entries)
+    _conflicts(entries, problems)
     count = assign_shards(entries, shards)
     throttled = [{"registry": r, "pauses": n, "seconds": s} for r, (n, s) in session.throttling().items()]
     return PlanFile.model_validate(
@@ -367,6 +368,21 @@ def _planned(promotion: PromotionFile, n: int, e: Expanded) -> PlannedEntry:
         tags_to_move=sum(1 for d in e.planned if d.tag and d.current != str(e.digest)),
         referrer_digests=e.referrers,
     )
+
+
+def _conflicts(entries: list[PlannedEntry], problems: list[str]) -> None:
+    """Two entries must not give one destination tag two digests."""
+    claims: dict[str, PlannedEntry] = {}
+    for e in entries:
+        for d in e.destinations:
+            if d.tag is None:
+                continue
+            first = claims.setdefault(d.reference, e)
+            if first.digest != e.digest:
+                problems.append(
+                    f"images[{e.entry}] {e.source}: destination {d.reference} is also written by "
+                    f"images[{first.entry}] {first.source}, with {first.digest}, not {e.digest}"
+                )
 
 
 def _count_bytes_once(expanded: list[Expanded], entries: list[PlannedEntry]) -> None:
