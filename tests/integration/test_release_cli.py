@@ -311,6 +311,11 @@ def test_signed_images_keep_their_signatures_and_the_lock_lists_them(
     world.cosign_verify(f"{registry2.host}/acme/web@{web.digest}", keys)
     (image,) = json.loads(lock.read_text())["images"]
     assert image["digest"] == web.digest and len(image["referrers"]) == 1
+    # run again: the image and its signature are there, so only the write probe reaches the registry
+    mark = registry2.mark()
+    assert cli("apply", str(file)).returncode == 0
+    writes = [e for e in registry2.requests_since(mark) if e.method in WRITES]
+    assert sorted({e.method for e in writes}) == ["DELETE", "POST"] and len(writes) == 2
 
 
 def test_plan_finds_a_user_without_push_rights(

@@ -190,7 +190,7 @@ class Image(Settings):
 class PromotionFile(_Model):
     """A release to promote (`version: 1`)."""
 
-    model_config = ConfigDict(title="oci-promote promotion file", json_schema_extra={"$id": "promotion-file"})
+    model_config = ConfigDict(title="oci-promote promotion file")
 
     version: Literal[1] = Field(description="the file format's version")
     defaults: Defaults = Field(default_factory=lambda: Defaults())
