@@ -148,8 +148,15 @@ async def _tops(entries: list[PlannedEntry], session: Session) -> dict[tuple[str
     out: dict[tuple[str, str], Manifest] = {}
     wanted: dict[tuple[str, str], PlannedDestination] = {}
     for e in entries:
+        # read in this process already (`apply`): the plan's graph has the bytes
+        graph = None
+        if session.graphs:  # never open the source otherwise: a commit job may not reach it
+            source = session.source(e.source_ref).identity
+            graph = session.graphs.get((source, e.digest, e.include_foreign_layers))
         for d in e.destinations:
-            if d.tag:
+            if d.tag and graph is not None:
+                out[(d.repository, e.digest)] = graph.top
+            elif d.tag:
                 wanted.setdefault((d.repository, e.digest), d)
 
     def job(key: tuple[str, str], d: PlannedDestination) -> Job:
