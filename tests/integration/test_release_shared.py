@@ -3,6 +3,8 @@ at real registries (their access logs)."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 from tests.harness import quirks
@@ -99,3 +101,33 @@ def test_apply_moves_no_tag_anywhere_unless_every_entry_is_staged_everywhere(
     assert "no tag was moved" in applied.stderr
     assert list_tags(registry2, "acme/api") == [] and list_tags(b, "acme/api") == []
     assert not (tmp_path / "lock.json").exists()
+
+
+def test_one_credential_lookup_per_registry_for_the_whole_release(
+    tmp_path: Path, registry: RunningRegistry, basic_registry: RunningRegistry
+) -> None:
+    """Three entries to one registry behind a Docker credential helper: the helper runs once."""
+    source = seed(registry, "staging/api", "v3")
+    calls = tmp_path / "calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    helper = bin_dir / "docker-credential-count"
+    answer = json.dumps(
+        {"ServerURL": "x", "Username": basic_registry.username, "Secret": basic_registry.password}
+    )
+    helper.write_text(f"#!/bin/sh\ncat > /dev/null\necho get >> '{calls}'\ncat <<'EOF'\n{answer}\nEOF\n")
+    helper.chmod(0o755)
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"credHelpers": {basic_registry.host: "count"}}))
+    file = tmp_path / "p.yaml"
+    file.write_text(
+        "version: 1\nimages:\n"
+        + "".join(
+            f"  - source: {source}\n    to: [{basic_registry.host}/acme/{n}]\n" for n in ("a", "b", "c")
+        )
+    )
+    env = {"DOCKER_CONFIG": str(config), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    applied = cli("apply", str(file), env=env)
+    assert applied.returncode == 0, applied.stderr
+    assert calls.read_text().splitlines() == ["get"]

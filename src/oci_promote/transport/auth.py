@@ -80,8 +80,9 @@ class RegistryAuth(httpx.Auth):
         if challenge is None:
             return
         if challenge.scheme == "basic":
-            if self.credential is None or self._scheme == "basic":
+            if self.credential is None or request.headers.get("Authorization", "").startswith("Basic "):
                 return  # nothing (new) to offer: let the 401 surface
+            # (a concurrent request may have learnt the scheme meanwhile: this one went without)
             self._scheme = "basic"
         else:
             # A 401 with a cached token means it lapsed or was revoked: fetch anew.
