@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from oci_promote.errors import UsageError
 from oci_promote.release.file import (
     SCHEMA_PATH,
+    Defaults,
     LockFile,
     PromotionFileError,
     map_repository,
@@ -15,7 +18,7 @@ from oci_promote.release.file import (
     schema_json,
 )
 from oci_promote.release.lock import export_lock
-from oci_promote.release.model import PlannedDestination, PlannedEntry
+from oci_promote.release.model import PlanFile, PlannedDestination, PlannedEntry, parse_shard, read_plan
 from oci_promote.release.shard import assign_shards
 from oci_promote.types.reference import parse_reference
 
@@ -132,3 +135,41 @@ def test_export_keys_stay_distinct() -> None:
         }
     )
     assert export_lock(lock, "env") == (f"ACME_API=p.example/acme/api@{D}\nBETA_API=p.example/beta/api@{D}\n")
+
+
+def test_a_lock_is_the_next_hops_promotion_file() -> None:
+    lock = {
+        "version": 1,
+        "images": [
+            {
+                "source": "staging.example/staging/api:1.4.2",
+                "digest": D,
+                "destinations": [
+                    {"reference": "us.example/acme/api:1.4.2", "pinned": f"us.example/acme/api@{D}"},
+                    {"reference": "us.example/acme/api:1.4", "pinned": f"us.example/acme/api@{D}"},
+                ],
+                "referrers": [],
+            }
+        ],
+    }
+    with pytest.raises(UsageError, match="--to-registry"):
+        parse_promotion(json.dumps(lock))
+    hop = parse_promotion(json.dumps(lock), overrides=Defaults(to_registry="eu.example", add_prefix="mirror"))
+    (image,) = hop.images
+    assert image.source == f"us.example/acme/api@{D}"
+    assert image.to == ["eu.example/mirror/acme/api:1.4.2", "eu.example/mirror/acme/api:1.4"]
+
+
+def test_shard_arguments_and_plan_files_are_checked(tmp_path: Path) -> None:
+    plan = PlanFile(shards=4, entries=[_entry(1, ["p.example/a"], 1)])
+    assert parse_shard("2/4", plan) == 2
+    for bad in ("2", "5/4", "1/3", "0/4", "a/b"):
+        with pytest.raises(UsageError):
+            parse_shard(bad, plan)
+    assert plan.matrix() == {"include": [{"shard": f"{k}/4"} for k in range(1, 5)]}
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    assert read_plan(path) == plan
+    path.write_text('{"entries": "no"}')
+    with pytest.raises(UsageError, match="not a plan"):
+        read_plan(path)

@@ -88,7 +88,7 @@ class TagFilter(_Model):
         return allowed and not any(re.search(p, tag) for p in self.deny)
 
 
-class Settings(_Model):
+class Shared(_Model):
     """The keys both `defaults` and an entry may set; an entry's value wins."""
 
     referrers: bool | None = _opt("carry signatures, attestations, SBOMs (true)")
@@ -115,11 +115,11 @@ class Settings(_Model):
         return value
 
 
-class Defaults(Settings):
+class Defaults(Shared):
     """Settings for every entry that does not set them itself."""
 
 
-class Image(Settings):
+class Image(Shared):
     """One entry: a source (tag, digest, or repository with `tags`) and its destinations."""
 
     source: str = Field(description="HOST/REPO:TAG, HOST/REPO@DIGEST, or HOST/REPO with `tags`")
