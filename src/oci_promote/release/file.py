@@ -43,18 +43,16 @@ def _kebab(name: str) -> str:
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        alias_generator=_kebab, populate_by_name=True, extra="forbid", frozen=True, strict=False
+        alias_generator=_kebab, populate_by_name=True, extra="forbid", frozen=True
     )
 
 
-def _reference(text: str, *, tagless_ok: bool = True) -> Reference:
+def _reference(text: str) -> Reference:
+    """A registry reference (no default tag); a ValueError pydantic reports at the field."""
     try:
-        ref = parse_reference(text, default_tag=None)
+        return parse_reference(text, default_tag=None)
     except PromoteError as e:
         raise ValueError(str(e)) from None
-    if not tagless_ok and ref.tag is None and ref.digest is None:
-        raise ValueError(f"{text!r} names no tag and no digest")
-    return ref
 
 
 def _check_reference(text: str) -> str:
@@ -280,7 +278,7 @@ def parse_promotion(
         raise PromotionFileError(name, problems)
     if not isinstance(data, dict):
         raise PromotionFileError(name, [Problem(1, "", "expected a mapping with `version` and `images`")])
-    if overrides is not None:
+    if overrides is not None and isinstance(data.get("defaults") or {}, dict):
         given = overrides.model_dump(by_alias=True, exclude_none=True)
         data["defaults"] = {**(data.get("defaults") or {}), **given}
     is_lock = any(isinstance(i, dict) and "destinations" in i for i in data.get("images") or [])
