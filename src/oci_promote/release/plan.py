@@ -28,9 +28,10 @@ from ..errors import PromoteError
 from ..referrers.carry import ReferrerOptions, find_referrers
 from ..referrers.model import Referrer
 from ..storage import Storage
-from ..storage.registry import RegistryStorage
 from ..types.digest import Digest
 from ..types.reference import Reference, parse_reference
+from . import checks
+from .checks import conflicts
 from .file import Image, PromotionFile, map_repository
 from .model import PlanFile, PlannedDestination, PlannedEntry
 from .session import Session
@@ -53,8 +54,6 @@ class Expanded:
     graph: ImageGraph | None = None
     referrers: list[str] = field(default_factory=list)
     planned: list[PlannedDestination] = field(default_factory=list)
-    bytes: int = 0
-    blobs: int = 0
     failed: bool = False
     #: Destination repository -> the blobs (digest -> size) it lacks of this image.
     missing: dict[tuple[str, ...], dict[Digest, int]] = field(default_factory=dict)
@@ -70,10 +69,10 @@ async def plan_release(
     await _read_images(promotion, expanded, session, problems)
     await _inventory(promotion, expanded, session, problems)
     if probe_writes:
-        await _probe_writes(expanded, session, problems)
+        await checks.probe_writes(expanded, session, problems)
     entries = [_planned(promotion, n + 1, e) for n, e in enumerate(x for x in expanded if not x.failed)]
     _count_bytes_once(expanded, entries)
-    _conflicts(entries, problems)
+    problems.extend(conflicts(entries))
     count = assign_shards(entries, shards)
     throttled = [{"registry": r, "pauses": n, "seconds": s} for r, (n, s) in session.throttling().items()]
     return PlanFile.model_validate(
@@ -267,6 +266,12 @@ async def _inventory(
     def job(e: Expanded, repo: list[Reference]) -> Job:
         async def run() -> None:
             assert e.digest is not None and e.graph is not None
+            pinned = [r for r in repo if r.digest is not None and r.digest != e.digest]
+            if pinned:
+                _fail(
+                    e, problems, f"destination {pinned[0]} names another digest than the source's {e.digest}"
+                )
+                return
             storage = session.destination(repo[0], e.source)
             targets = [r.tag or str(e.digest) for r in repo]
             graph = e.graph
@@ -322,33 +327,6 @@ async def _inventory(
     await run_all(jobs)
 
 
-async def _probe_writes(expanded: list[Expanded], session: Session, problems: list[str]) -> None:
-    """Open an upload session in each destination repository and delete it at once."""
-    repos: dict[tuple[str, str], tuple[Reference, list[Expanded]]] = {}
-    for e in expanded:
-        for ref in e.destinations:
-            repos.setdefault((ref.registry, ref.repository), (ref, []))[1].append(e)
-
-    def job(ref: Reference, users: list[Expanded]) -> Job:
-        async def run() -> None:
-            storage = session.destination(ref, users[0].source)
-            if not isinstance(storage, RegistryStorage):
-                return
-            try:
-                location = await storage.client.start_upload(storage.repository)
-            except PromoteError as err:
-                for e in users:
-                    e.failed = True
-                names = ", ".join(dict.fromkeys(f"images[{e.entry}]" for e in users))
-                problems.append(f"destination {ref.name} refuses writes ({err}); needed by {names}")
-                return
-            await storage.client.cancel_upload(location)
-
-        return run
-
-    await run_all((job(ref, users) for ref, users in repos.values()), session.limiter)
-
-
 def _planned(promotion: PromotionFile, n: int, e: Expanded) -> PlannedEntry:
     assert e.digest is not None and e.graph is not None
     options = _referrer_options(promotion, e.image)
@@ -368,21 +346,6 @@ def _planned(promotion: PromotionFile, n: int, e: Expanded) -> PlannedEntry:
         tags_to_move=sum(1 for d in e.planned if d.tag and d.current != str(e.digest)),
         referrer_digests=e.referrers,
     )
-
-
-def _conflicts(entries: list[PlannedEntry], problems: list[str]) -> None:
-    """Two entries must not give one destination tag two digests."""
-    claims: dict[str, PlannedEntry] = {}
-    for e in entries:
-        for d in e.destinations:
-            if d.tag is None:
-                continue
-            first = claims.setdefault(d.reference, e)
-            if first.digest != e.digest:
-                problems.append(
-                    f"images[{e.entry}] {e.source}: destination {d.reference} is also written by "
-                    f"images[{first.entry}] {first.source}, with {first.digest}, not {e.digest}"
-                )
 
 
 def _count_bytes_once(expanded: list[Expanded], entries: list[PlannedEntry]) -> None:
