@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import anyio
+import pytest
 
 from oci_promote.release import (
     ReleaseOptions,
@@ -12,6 +13,7 @@ from oci_promote.release import (
     plan_release_file,
     stage_shard,
 )
+from oci_promote.release import plan as plan_module
 from oci_promote.storage.memory import MemoryRegistry
 from oci_promote.types.reference import Reference
 from tests.unit.memory_images import add_index
@@ -63,3 +65,29 @@ def test_plan_finds_two_entries_giving_one_tag_two_digests_and_a_protected_move(
     assert "prod.example/live/x:latest is also written by images[0]" in plan.problems[1]
     assert f"tag v1 is protected and holds {old}" in plan.problems[0]
     assert prod.writes() == []
+
+
+def test_tag_filters_page_through_the_source_tags_and_expected_digests_are_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(plan_module, "TAGS_PAGE", 2)  # several pages of tags
+    registries, options = _world()
+    src = registries["src.example"]
+    for n, tag in enumerate(["v1.0.0", "v1.1.0", "v1.2.0-rc1", "latest", "v2.0.0"]):
+        add_index(src, "staging/tools", tag, layers=2 + n)
+    web = add_index(src, "staging/web", "1.0")
+    text = (
+        "version: 1\ndefaults: {to-registry: prod.example}\nimages:\n"
+        "  - source: src.example/staging/tools\n    tags: {allow: ['^v'], deny: ['-rc']}\n"
+        f"  - source: src.example/staging/web:1.0\n    expected-digest: sha256:{'0' * 64}\n"
+    )
+    plan = anyio.run(lambda: plan_release_file(parse_promotion(text), options))
+    assert [e.source for e in plan.entries] == [
+        f"src.example/staging/tools:{t}" for t in ("v1.0.0", "v1.1.0", "v2.0.0")
+    ]
+    assert [d.reference for e in plan.entries for d in e.destinations] == [
+        f"prod.example/staging/tools:{t}" for t in ("v1.0.0", "v1.1.0", "v2.0.0")
+    ]
+    assert plan.problems == [
+        f"images[1] src.example/staging/web:1.0: is {web}, but expected-digest is sha256:{'0' * 64}"
+    ]
