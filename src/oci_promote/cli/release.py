@@ -140,10 +140,14 @@ def _run(args: argparse.Namespace, settings: Settings, runner: Callable[[Callabl
         stage_shard,
         write_lock,
     )
+    from ..release.model import check_writable, write_whole
 
     if args.command == "export":
         sys.stdout.write(export_lock(read_lock(args.lock), args.format))
         return 0
+    for name, what in (("output", "the plan"), ("lock", "the lock")):
+        if getattr(args, name, None):
+            check_writable(getattr(args, name), what)
     options = _options(args, settings)
     progress = _Progress()
     if not args.verbose:
@@ -161,8 +165,7 @@ def _run(args: argparse.Namespace, settings: Settings, runner: Callable[[Callabl
             print(f"oci-promote: error: the plan found {len(plan.problems)} problem(s)", file=sys.stderr)
             return 1
         if args.output:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(plan.to_json())
+            write_whole(args.output, plan.to_json(), "the plan")
         _throttled({t.registry: (t.pauses, t.seconds) for t in plan.throttled})
         return 0
     if args.command == "stage":

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from ..forensics.verify import VerifyOutcome
 from ..types.digest import parse_digest
 from ..types.reference import Reference, parse_reference
 from .file import LockFile
+from .model import write_whole
 from .session import Session
 
 FORMATS = ("kustomize", "helm", "env")
@@ -42,16 +41,8 @@ def lock_json(lock: LockFile) -> str:
 
 
 def write_lock(lock: LockFile, path: str | Path) -> None:
-    """Write the lock whole or not at all: a temporary file beside it, renamed."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(lock_json(lock))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write the lock whole or not at all (a temporary file beside it, renamed)."""
+    write_whole(path, lock_json(lock), "the lock")
 
 
 def read_lock(path: str | Path) -> LockFile:

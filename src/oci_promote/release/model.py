@@ -8,6 +8,8 @@ that is staged or committed. Each entry records what its destination tags held w
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -145,6 +147,33 @@ class PlanFile(_Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
+
+
+def check_writable(path: str | Path, what: str) -> None:
+    """Before any work: the file's directory must exist and take a write (nothing half-done later)."""
+    parent = Path(path).resolve().parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise UsageError(
+            f"cannot write {what} {path}: {parent} is not a writable directory; nothing was done"
+        )
+
+
+def write_whole(path: str | Path, text: str, what: str) -> None:
+    """Write a file whole or not at all: a temporary file beside it, renamed over it."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.resolve().parent)
+    except OSError as e:
+        raise UsageError(f"cannot write {what} {path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, target)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise UsageError(f"cannot write {what} {path}: {e.strerror or e}") from None
+        raise
 
 
 def human_size(n: int) -> str:
