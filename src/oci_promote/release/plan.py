@@ -337,7 +337,7 @@ def _planned(promotion: PromotionFile, n: int, e: Expanded) -> PlannedEntry:
         pinned=f"{e.source.name}@{e.digest}",
         digest=str(e.digest),
         media_type=e.graph.top.media_type,
-        destinations=e.planned,
+        destinations=_in_file_order(e),
         protect=list(promotion.effective(e.image, "protect") or []),
         referrers=options.enabled,
         referrer_types=list(options.types),
@@ -346,6 +346,12 @@ def _planned(promotion: PromotionFile, n: int, e: Expanded) -> PlannedEntry:
         tags_to_move=sum(1 for d in e.planned if d.tag and d.current != str(e.digest)),
         referrer_digests=e.referrers,
     )
+
+
+def _in_file_order(e: Expanded) -> list[PlannedDestination]:
+    """The destinations as the file lists them (their repositories were asked concurrently)."""
+    order = {f"{r.name}:{r.tag}" if r.tag else r.name: n for n, r in enumerate(e.destinations)}
+    return sorted(e.planned, key=lambda d: order.get(d.reference, len(order)))
 
 
 def _count_bytes_once(expanded: list[Expanded], entries: list[PlannedEntry]) -> None:
