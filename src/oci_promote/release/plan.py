@@ -29,6 +29,7 @@ from ..referrers.carry import ReferrerOptions, find_referrers
 from ..referrers.model import Referrer
 from ..storage import Storage
 from ..types.digest import Digest
+from ..types.media import INDEX_TYPES
 from ..types.reference import Reference, parse_reference
 from . import checks
 from .checks import conflicts
@@ -65,11 +66,17 @@ async def plan_release(
     """Plan the release (reads only); the plan's `problems` say what stops it."""
     problems: list[str] = []
     expanded = await _expand(promotion, session, problems)
-    await _resolve(expanded, session, problems)
-    await _read_images(promotion, expanded, session, problems)
-    await _inventory(promotion, expanded, session, problems)
-    if probe_writes:
+
+    async def look() -> None:
+        await _resolve(expanded, session, problems)
+        await _read_images(promotion, expanded, session, problems)
+        await _inventory(promotion, expanded, session, problems)
+
+    async def probe() -> None:
         await checks.probe_writes(expanded, session, problems)
+
+    # the write probe needs only the destinations' names: it goes out with the first questions
+    await run_all([look, probe] if probe_writes else [look])
     entries = [_planned(promotion, n + 1, e) for n, e in enumerate(x for x in expanded if not x.failed)]
     _count_bytes_once(expanded, entries)
     problems.extend(conflicts(entries))
@@ -198,54 +205,73 @@ async def _read_images(
     promotion: PromotionFile, expanded: list[Expanded], session: Session, problems: list[str]
 ) -> None:
     """Each distinct image read once (manifests, not blobs), and its referrers found."""
-    graphs: dict[tuple[str, str, str, bool], ImageGraph | PromoteError] = {}
-    counts: dict[tuple[str, str, str, bool], list[str]] = {}
-    todo: dict[tuple[str, str, str, bool], Expanded] = {}
+    Key = tuple[str, str, str, bool]
+    graphs: dict[Key, ImageGraph | PromoteError] = {}
+    found: dict[tuple[Key, ReferrerOptions], list[str]] = {}
+    todo: dict[Key, list[Expanded]] = {}
     for e in expanded:
         if not e.failed and e.digest is not None:
-            foreign = bool(promotion.effective(e.image, "include_foreign_layers"))
-            todo.setdefault((e.source.registry, e.source.repository, str(e.digest), foreign), e)
+            todo.setdefault(_image_key(promotion, e), []).append(e)
 
-    def job(key: tuple[str, str, str, bool], e: Expanded) -> Job:
+    def job(key: Key, users: list[Expanded]) -> Job:
         async def run() -> None:
+            e = users[0]
             storage = session.source(e.source)
             where = f"{e.source.name}@{key[2]}"
+            options = list(dict.fromkeys(_referrer_options(promotion, u.image) for u in users))
             try:
                 top = await load_top(storage, key[2], e.digest, where)
-                graph = await load_graph(storage, top, where, include_foreign=key[3])
-                graphs[key] = session.graphs[(storage.identity, key[2], key[3])] = graph
-                options = _referrer_options(promotion, e.image)
-                found = await _referrers(options, storage, graph, where)
-                session.referrers[(storage.identity, key[2], options)] = found
-                counts[key] = [str(r.digest) for r in found]
+                # a plain index names every subject itself: its referrers are looked for while
+                # its children load (a nested one once they are read)
+                nested = any(c.media_type in INDEX_TYPES for c in top.children)
+                subjects = [top.digest, *(c.digest for c in top.children)]
+
+                async def graph() -> None:
+                    graphs[key] = session.graphs[(storage.identity, key[2], key[3])] = await load_graph(
+                        storage, top, where, include_foreign=key[3]
+                    )
+
+                async def referrers() -> None:
+                    for o in options:
+                        wanted = subjects
+                        if nested:
+                            loaded = graphs[key]
+                            assert isinstance(loaded, ImageGraph)
+                            wanted = [top.digest, *(c.digest for c in loaded.children)]
+                        got = await _referrers(o, storage, wanted, where)
+                        session.referrers[(storage.identity, key[2], o)] = got
+                        found[(key, o)] = [str(r.digest) for r in got]
+
+                await (run_all([graph]) if nested else run_all([graph, referrers]))
+                if nested:
+                    await referrers()
             except PromoteError as err:
                 graphs[key] = err
 
         return run
 
-    await run_all((job(k, e) for k, e in todo.items()), session.limiter)
+    await run_all((job(k, users) for k, users in todo.items()), session.limiter)
     for e in expanded:
         if e.failed or e.digest is None:
             continue
-        key = (
-            e.source.registry,
-            e.source.repository,
-            str(e.digest),
-            bool(promotion.effective(e.image, "include_foreign_layers")),
-        )
+        key = _image_key(promotion, e)
         got = graphs[key]
         if isinstance(got, PromoteError):
             _fail(e, problems, str(got))
         else:
-            e.graph, e.referrers = got, counts[key]
+            e.graph, e.referrers = got, found[(key, _referrer_options(promotion, e.image))]
+
+
+def _image_key(promotion: PromotionFile, e: Expanded) -> tuple[str, str, str, bool]:
+    foreign = bool(promotion.effective(e.image, "include_foreign_layers"))
+    return (e.source.registry, e.source.repository, str(e.digest), foreign)
 
 
 async def _referrers(
-    options: ReferrerOptions, storage: Storage, graph: ImageGraph, where: str
+    options: ReferrerOptions, storage: Storage, subjects: list[Digest], where: str
 ) -> tuple[Referrer, ...]:
     if not options.enabled and not options.required:
         return ()
-    subjects = [graph.top.digest, *(c.digest for c in graph.children)]
     return await find_referrers(storage, subjects, options, where)
 
 
