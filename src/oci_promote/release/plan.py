@@ -21,19 +21,17 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..concurrency import Job, run_all
-from ..engine.graph import ImageGraph, load_graph, load_top
+from ..engine.graph import ImageGraph
 from ..engine.inventory import take_inventory
 from ..engine.plan import Holdings
 from ..errors import PromoteError
-from ..referrers.carry import ReferrerOptions, find_referrers
-from ..referrers.model import Referrer
-from ..storage import Storage
+from ..referrers.carry import ReferrerOptions
 from ..types.digest import Digest
-from ..types.media import INDEX_TYPES
 from ..types.reference import Reference, parse_reference
 from . import checks
 from .checks import conflicts
 from .file import Image, PromotionFile, map_repository
+from .images import read_image
 from .model import PlanFile, PlannedDestination, PlannedEntry
 from .session import Session
 from .shard import assign_shards
@@ -216,37 +214,22 @@ async def _read_images(
     def job(key: Key, users: list[Expanded]) -> Job:
         async def run() -> None:
             e = users[0]
-            storage = session.source(e.source)
-            where = f"{e.source.name}@{key[2]}"
+            assert e.digest is not None
             options = list(dict.fromkeys(_referrer_options(promotion, u.image) for u in users))
             try:
-                top = await load_top(storage, key[2], e.digest, where)
-                # a plain index names every subject itself: its referrers are looked for while
-                # its children load (a nested one once they are read)
-                nested = any(c.media_type in INDEX_TYPES for c in top.children)
-                subjects = [top.digest, *(c.digest for c in top.children)]
-
-                async def graph() -> None:
-                    graphs[key] = session.graphs[(storage.identity, key[2], key[3])] = await load_graph(
-                        storage, top, where, include_foreign=key[3]
-                    )
-
-                async def referrers() -> None:
-                    for o in options:
-                        wanted = subjects
-                        if nested:
-                            loaded = graphs[key]
-                            assert isinstance(loaded, ImageGraph)
-                            wanted = [top.digest, *(c.digest for c in loaded.children)]
-                        got = await _referrers(o, storage, wanted, where)
-                        session.referrers[(storage.identity, key[2], o)] = got
-                        found[(key, o)] = [str(r.digest) for r in got]
-
-                await (run_all([graph]) if nested else run_all([graph, referrers]))
-                if nested:
-                    await referrers()
+                graph, referrers = await read_image(
+                    session,
+                    session.source(e.source),
+                    e.digest,
+                    f"{e.source.name}@{e.digest}",
+                    foreign=key[3],
+                    options=options,
+                )
             except PromoteError as err:
                 graphs[key] = err
+                return
+            graphs[key] = graph
+            found.update(((key, o), [str(r.digest) for r in got]) for o, got in referrers.items())
 
         return run
 
@@ -265,14 +248,6 @@ async def _read_images(
 def _image_key(promotion: PromotionFile, e: Expanded) -> tuple[str, str, str, bool]:
     foreign = bool(promotion.effective(e.image, "include_foreign_layers"))
     return (e.source.registry, e.source.repository, str(e.digest), foreign)
-
-
-async def _referrers(
-    options: ReferrerOptions, storage: Storage, subjects: list[Digest], where: str
-) -> tuple[Referrer, ...]:
-    if not options.enabled and not options.required:
-        return ()
-    return await find_referrers(storage, subjects, options, where)
 
 
 def _referrer_options(promotion: PromotionFile, image: Image) -> ReferrerOptions:

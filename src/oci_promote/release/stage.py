@@ -24,18 +24,19 @@ from functools import partial
 from ..concurrency import Job, run_all
 from ..engine.execute import Target, execute, verified_blob
 from ..engine.fanout import Consumer, fan_out
-from ..engine.graph import ImageGraph, load_graph, load_top
+from ..engine.graph import ImageGraph
 from ..engine.inventory import take_inventory
 from ..engine.plan import Holdings, Plan, make_plan
 from ..errors import PromoteError
 from ..events import ignore
-from ..referrers.carry import ReferrerOptions, find_referrers, plan_all
+from ..referrers.carry import ReferrerOptions, plan_all
 from ..referrers.model import Referrer
 from ..referrers.write import write_all
 from ..result import DestinationResult
 from ..storage import BodyFactory, Storage
 from ..types.digest import Digest
 from ..types.media import Descriptor
+from .images import read_image
 from .model import PlannedEntry
 from .session import Session
 
@@ -130,14 +131,10 @@ async def _load(entries: list[PlannedEntry], session: Session) -> list[_Entry]:
                 planned.referrers, tuple(planned.referrer_types), tuple(planned.require_referrers)
             )
             try:
-                graph = session.graphs.get((storage.identity, str(digest), foreign))
-                if graph is None:
-                    top = await load_top(storage, str(digest), digest, where)
-                    graph = await load_graph(storage, top, where, include_foreign=foreign)
-                found = session.referrers.get((storage.identity, str(digest), options))
-                if found is None:
-                    subjects = [digest, *(c.digest for c in graph.children)]
-                    found = await find_referrers(storage, subjects, options, where)
+                graph, referrers = await read_image(
+                    session, storage, digest, where, foreign=foreign, options=[options]
+                )
+                found = referrers[options]
             except PromoteError as e:
                 e.add_context(f"{planned.label}", "no tag was moved")
                 raise
