@@ -45,7 +45,7 @@ async def probe_writes(expanded: list[Expanded], session: Session, problems: lis
 
         return run
 
-    await run_all((job(ref, users) for ref, users in repos.values()), session.limiter)
+    await run_all((job(ref, users) for ref, users in repos.values()), session.lookups)
 
 
 def conflicts(entries: list[PlannedEntry]) -> list[str]:

@@ -67,7 +67,7 @@ async def commit_entries(
                 continue
             jobs.append(_move(e, d, tops[(d.repository, e.digest)], session, moved))
     try:
-        await run_all(jobs, session.limiter)
+        await run_all(jobs, session.lookups)
     except PromoteError as err:
         err.add_context("commit", f"tags already moved: {', '.join(moved)}" if moved else "no tag was moved")
         raise
@@ -103,7 +103,7 @@ async def _check(
         firsts = {d.repository: d for d in e.destinations}
         jobs.extend(has(e, d) for d in firsts.values())
         jobs.extend(tag(e, d) for d in e.destinations if d.tag)
-    await run_all(jobs, session.limiter)
+    await run_all(jobs, session.lookups)
     return held, now
 
 
@@ -166,7 +166,7 @@ async def _tops(entries: list[PlannedEntry], session: Session) -> dict[tuple[str
 
         return run
 
-    await run_all((job(k, d) for k, d in wanted.items()), session.limiter)
+    await run_all((job(k, d) for k, d in wanted.items()), session.lookups)
     return out
 
 
@@ -201,7 +201,7 @@ async def _verify(entries: list[PlannedEntry], session: Session) -> None:
 
         return run
 
-    await run_all((job(e, d) for e in entries for d in e.destinations if d.tag), session.limiter)
+    await run_all((job(e, d) for e in entries for d in e.destinations if d.tag), session.lookups)
 
 
 def lock_of(plan: PlanFile) -> LockFile:

@@ -117,7 +117,7 @@ async def _expand(promotion: PromotionFile, session: Session, problems: list[str
         slot: list[Expanded] = []
         out.append(slot)
         jobs.append(_lister(n, image, promotion, session, slot, problems))
-    await run_all(jobs, session.limiter)
+    await run_all(jobs, session.lookups)
     flat: list[Expanded] = []
     for item in out:
         flat.extend(item if isinstance(item, list) else [item])
@@ -179,7 +179,7 @@ async def _resolve(expanded: list[Expanded], session: Session, problems: list[st
 
         return run
 
-    await run_all((job(k, r) for k, r in wanted.items()), session.limiter)
+    await run_all((job(k, r) for k, r in wanted.items()), session.lookups)
     for e in expanded:
         if e.digest is not None or e.source.tag is None:
             continue
@@ -233,7 +233,7 @@ async def _read_images(
 
         return run
 
-    await run_all((job(k, users) for k, users in todo.items()), session.limiter)
+    await run_all((job(k, users) for k, users in todo.items()), session.lookups)
     for e in expanded:
         if e.failed or e.digest is None:
             continue
@@ -281,7 +281,7 @@ async def _inventory(
                 return graph
 
             try:
-                held = await take_inventory(storage, targets, e.digest, image, session.limiter)
+                held = await take_inventory(storage, targets, e.digest, image, session.lookups)
             except PromoteError as err:
                 _fail(e, problems, f"destination {repo[0].name}: {err}")
                 return

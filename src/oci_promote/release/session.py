@@ -94,7 +94,11 @@ class Session:
     ) -> None:
         self.jobs = jobs
         self.connections = ReleaseConnections(connect, stack, jobs=jobs)
+        #: The one limit on transfers (blobs, manifests) across every entry of the release.
         self.limiter = anyio.CapacityLimiter(jobs)
+        #: Lookups (HEADs, manifest GETs, tag PUTs) are small: as many as a registry's connection
+        #: pool holds, so a commit's checks take one round trip, not one per `jobs` of them.
+        self.lookups = anyio.CapacityLimiter(self.connections.max_connections)
         self.source_credential = source_credential
         self.destination_credential = destination_credential
         self._opener = opener

@@ -150,7 +150,7 @@ async def _load(entries: list[PlannedEntry], session: Session) -> list[_Entry]:
 
         return run
 
-    await run_all((job(n, e) for n, e in enumerate(entries)), session.limiter)
+    await run_all((job(n, e) for n, e in enumerate(entries)), session.lookups)
     return [e for e in out if e is not None]
 
 
@@ -172,7 +172,7 @@ async def _inventory(loaded: list[_Entry], session: Session) -> None:
                     known = session.holdings.pop((t.storage.identity, t.target), None)
                     try:
                         held[n] = known or await take_inventory(
-                            t.storage, [t.target], digest, image, session.limiter
+                            t.storage, [t.target], digest, image, session.lookups
                         )
                     except PromoteError as err:
                         err.add_context(f"{e.planned.label}: destination {t.label}", "no tag was moved")
