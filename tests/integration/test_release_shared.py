@@ -131,3 +131,29 @@ def test_one_credential_lookup_per_registry_for_the_whole_release(
     applied = cli("apply", str(file), env=env)
     assert applied.returncode == 0, applied.stderr
     assert calls.read_text().splitlines() == ["get"]
+
+
+def test_an_ecr_like_destination_with_immutable_tags_takes_a_release_twice(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+) -> None:
+    """ECR sends no Docker-Content-Digest and refuses any PUT to an existing immutable tag, even
+    of the same digest: a second apply must not PUT the tag again."""
+    source = seed(registry, "staging/api", "v3")
+    tagged: set[str] = set()
+
+    def immutable(request: RequestView) -> Action:
+        if request.method == "PUT" and "/manifests/" in request.path and "sha256:" not in request.path:
+            if request.path in tagged:
+                return quirks.oci_error(400, "TAG_INVALID", "The image tag already exists and is immutable")
+            tagged.add(request.path)
+        return Forward()
+
+    with Proxy(registry2.url, quirks.chain(quirks.ecr(), immutable)) as ecr:
+        file = tmp_path / "p.yaml"
+        file.write_text(f"version: 1\nimages:\n  - source: {source}\n    to: [{ecr.host}/acme/api]\n")
+        first = cli("apply", str(file), "--lock", str(tmp_path / "one.json"))
+        assert first.returncode == 0, first.stderr
+        again = cli("apply", str(file), "--lock", str(tmp_path / "two.json"))
+        assert again.returncode == 0, again.stderr
+    assert "0 tag(s) moved, 1 already held their digest" in again.stderr
+    assert tagged == {"/v2/acme/api/manifests/v3"}
