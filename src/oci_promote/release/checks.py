@@ -8,44 +8,37 @@ rights refuses the POST), so a release stops at `plan`, before any shard writes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from functools import partial
 
-from ..concurrency import Job, run_all
+from ..concurrency import gather
 from ..errors import PromoteError
 from ..storage.registry import RegistryStorage
 from ..types.reference import Reference
 from .model import PlannedEntry
 from .session import Session
 
-if TYPE_CHECKING:
-    from .plan import Expanded
 
+async def probe_writes(
+    repositories: Mapping[Reference, Reference], session: Session
+) -> dict[Reference, PromoteError]:
+    """Open an upload session in each destination repository (key: a reference in it; value:
+    the source that goes there, for the mount scope) and delete it at once; the refusals."""
 
-async def probe_writes(expanded: list[Expanded], session: Session, problems: list[str]) -> None:
-    """Open an upload session in each destination repository and delete it at once."""
-    repos: dict[tuple[str, str], tuple[Reference, list[Expanded]]] = {}
-    for e in expanded:
-        for ref in e.destinations:
-            repos.setdefault((ref.registry, ref.repository), (ref, []))[1].append(e)
+    async def probe(ref: Reference, source: Reference) -> PromoteError | None:
+        storage = session.destination(ref, source)
+        if not isinstance(storage, RegistryStorage):
+            return None
+        try:
+            location = await storage.client.start_upload(storage.repository)
+        except PromoteError as err:
+            return err
+        await storage.client.cancel_upload(location)
+        return None
 
-    def job(ref: Reference, users: list[Expanded]) -> Job:
-        async def run() -> None:
-            storage = session.destination(ref, users[0].source)
-            if not isinstance(storage, RegistryStorage):
-                return
-            try:
-                location = await storage.client.start_upload(storage.repository)
-            except PromoteError as err:
-                for e in users:
-                    e.failed = True
-                names = ", ".join(dict.fromkeys(f"images[{e.entry}]" for e in users))
-                problems.append(f"destination {ref.name} refuses writes ({err}); needed by {names}")
-                return
-            await storage.client.cancel_upload(location)
-
-        return run
-
-    await run_all((job(ref, users) for ref, users in repos.values()), session.lookups)
+    refs = list(repositories)
+    found = await gather((partial(probe, r, repositories[r]) for r in refs), session.lookups)
+    return {r: err for r, err in zip(refs, found, strict=True) if err is not None}
 
 
 def conflicts(entries: list[PlannedEntry]) -> list[str]:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from ..concurrency import Job, run_all
-from ..engine.graph import load_top
 from ..errors import DigestMismatchError, PromoteError, ProtectedTagError
+from ..storage.verified import load_top
 from ..types.digest import Digest, parse_digest
 from ..types.media import Manifest
 from .file import LockDestination, LockFile, LockImage
-from .model import PlanFile, PlannedDestination, PlannedEntry
+from .model import PlanFile, PlannedDestination, PlannedEntry, note
 from .session import Session
 from .stage import ProgressCallback, ReleaseProgress
 
@@ -69,7 +69,8 @@ async def commit_entries(
     try:
         await run_all(jobs, session.lookups)
     except PromoteError as err:
-        err.add_context("commit", f"tags already moved: {', '.join(moved)}" if moved else "no tag was moved")
+        err.tags_moved = tuple(moved)
+        note(err, "commit", f"tags already moved: {', '.join(moved)}" if moved else "no tag was moved")
         raise
     await _verify(entries, session)
     if on_progress is not None:

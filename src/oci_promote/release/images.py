@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..concurrency import run_all
-from ..engine.graph import ImageGraph, load_graph, load_top
+from ..engine.graph import ImageGraph, load_graph
 from ..referrers.carry import ReferrerOptions, find_referrers
 from ..referrers.model import Referrer
 from ..storage import Storage
+from ..storage.verified import load_top
 from ..types.digest import Digest
 from ..types.media import INDEX_TYPES
 from .session import Session

@@ -15,7 +15,6 @@ Export forms, one line of thought each:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -25,9 +24,11 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import UsageError
-from ..forensics import open_reader, verify_all
+from ..forensics import SourceReader, verify_all
 from ..forensics.verify import VerifyOutcome
+from ..storage.source import at_digest, image_source
 from ..types.digest import parse_digest
+from ..types.location import parse_location
 from ..types.reference import Reference, parse_reference
 from .file import LockFile
 from .model import write_whole
@@ -102,11 +103,13 @@ def export_lock(lock: LockFile, fmt: str) -> str:
 
 async def verify_locked(lock: LockFile, session: Session) -> list[VerifyOutcome]:
     """Every destination reference of the lock must still give its digest; causes when not."""
-    checks = []
+    pairs = []
     for image in lock.images:
-        refs = [parse_reference(d.reference, default_tag=None) for d in image.destinations]
-        texts = [str(r) if r.tag else d.pinned for r, d in zip(refs, image.destinations, strict=True)]
-        credential = session.destination_credential
-        readers = [open_reader(t, session.connections, credential) for t in texts]
-        checks.append(verify_all(readers, parse_digest(image.digest)))
-    return [o for found in await asyncio.gather(*checks) for o in found]
+        expected = parse_digest(image.digest)
+        for d in image.destinations:
+            ref = parse_reference(d.reference, default_tag=None)
+            location = parse_location(str(ref) if ref.tag else d.pinned)
+            storage = session.connections.source(location, session.destination_credential)
+            wanted = SourceReader(at_digest(storage, expected, location.name))
+            pairs.append((SourceReader(image_source(location, storage)), wanted))
+    return await verify_all(pairs)

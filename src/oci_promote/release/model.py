@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import UsageError
+from ..errors import PromoteError, UsageError
 from ..types.digest import Digest, parse_digest
 from ..types.reference import Reference, parse_reference
 
@@ -147,6 +147,14 @@ class PlanFile(_Model):
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2) + "\n"
+
+
+def note(error: PromoteError, where: str, after: str = "") -> None:
+    """Say which entry (or step) an error happened in, and what it left behind, once."""
+    if getattr(error, "_release_note", False) or not error.args:
+        return
+    error._release_note = True  # type: ignore[attr-defined]
+    error.args = (f"{where}: {error.args[0]}" + (f"; {after}" if after else ""), *error.args[1:])
 
 
 def check_writable(path: str | Path, what: str) -> None:

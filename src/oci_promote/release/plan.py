@@ -71,7 +71,19 @@ async def plan_release(
         await _inventory(promotion, expanded, session, problems)
 
     async def probe() -> None:
-        await checks.probe_writes(expanded, session, problems)
+        users: dict[tuple[str, str], list[Expanded]] = {}
+        firsts: dict[tuple[str, str], Reference] = {}
+        for e in expanded:
+            for ref in e.destinations:
+                users.setdefault((ref.registry, ref.repository), []).append(e)
+                firsts.setdefault((ref.registry, ref.repository), ref)
+        wanted = {ref: users[key][0].source for key, ref in firsts.items()}
+        for ref, err in (await checks.probe_writes(wanted, session)).items():
+            entries = users[(ref.registry, ref.repository)]
+            for e in entries:
+                e.failed = True
+            names = ", ".join(dict.fromkeys(f"images[{e.entry}]" for e in entries))
+            problems.append(f"destination {ref.name} refuses writes ({err}); needed by {names}")
 
     # the write probe needs only the destinations' names: it goes out with the first questions
     await run_all([look, probe] if probe_writes else [look])

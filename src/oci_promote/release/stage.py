@@ -22,22 +22,23 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 
 from ..concurrency import Job, run_all
-from ..engine.execute import Target, execute, verified_blob
+from ..engine.execute import Target, execute
 from ..engine.fanout import Consumer, fan_out
 from ..engine.graph import ImageGraph
 from ..engine.inventory import take_inventory
 from ..engine.plan import Holdings, Plan, make_plan
+from ..engine.referrers import plan_all, write_all
 from ..errors import PromoteError
 from ..events import ignore
-from ..referrers.carry import ReferrerOptions, plan_all
+from ..referrers.carry import ReferrerOptions
 from ..referrers.model import Referrer
-from ..referrers.write import write_all
 from ..result import DestinationResult
 from ..storage import BodyFactory, Storage
+from ..storage.verified import verified_blob
 from ..types.digest import Digest
 from ..types.media import Descriptor
 from .images import read_image
-from .model import PlannedEntry
+from .model import PlannedEntry, note
 from .session import Session
 
 log = logging.getLogger("oci_promote")
@@ -136,7 +137,7 @@ async def _load(entries: list[PlannedEntry], session: Session) -> list[_Entry]:
                 )
                 found = referrers[options]
             except PromoteError as e:
-                e.add_context(f"{planned.label}", "no tag was moved")
+                note(e, planned.label, "no tag was moved")
                 raise
             targets = []
             for repo in planned.repositories():
@@ -175,7 +176,8 @@ async def _inventory(loaded: list[_Entry], session: Session) -> None:
                             t.storage, [t.target], digest, image, session.lookups
                         )
                     except PromoteError as err:
-                        err.add_context(f"{e.planned.label}: destination {t.label}", "no tag was moved")
+                        err.at_destination(t.label, "no tag was moved")
+                        note(err, e.planned.label)
                         raise
 
                 return run
