@@ -37,9 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.action.make_layout import make_layout  # noqa: E402
-from tests.action.runner import ActionRun, ActionRunner, DirectoryCache  # noqa: E402
-from tests.harness.registry import start_registry  # noqa: E402
+from testkit.action_runner import ActionRun, ActionRunner, DirectoryCache  # noqa: E402
+from testkit.make_layout import make_layout  # noqa: E402
+from testkit.registry import start_registry  # noqa: E402
 
 SETUP_STEPS = ("setup", "restore", "install")
 TARGETS = {"first job": 4.0, "later job": 1.0}

@@ -18,10 +18,10 @@ from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from tests.harness.olareg import OlaregRegistry, start_olareg
-from tests.harness.registry import REGISTRY_BINARY, RunningRegistry, start_registry
-from tests.harness.signing import SigningWorld
-from tests.harness.skopeo import SKOPEO_BINARY
+from testkit.olareg import OlaregRegistry, start_olareg
+from testkit.registry import REGISTRY_BINARY, RunningRegistry, start_registry
+from testkit.signing import SigningWorld
+from testkit.skopeo import SKOPEO_BINARY
 
 #: Third-party OCI layouts, vendored byte for byte from the team's shared/fixtures (see
 #: tests/fixtures/SOURCES.md) so a clone tests itself anywhere, GitHub's runners included.
@@ -35,9 +35,27 @@ def _missing_tools() -> list[str]:
     return [tool for tool in (REGISTRY_BINARY, SKOPEO_BINARY) if shutil.which(tool) is None]
 
 
+#: Fixtures (with everything that uses them) that start registries, processes or virtual
+#: environments, and those that run the Go tools built by scripts/setup.sh.
+INTEGRATION_FIXTURES = frozenset({"registry_factory", "olareg_factory", "world", "action", "runner_temp"})
+PEER_FIXTURES = frozenset({"olareg_factory", "world", "peer"})
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark tests by what they start: tests/integration/ and registry-backed fixtures are
+    `integration`; the Go tools are `peers` (and so `integration` too)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & PEER_FIXTURES:
+        item.add_marker(pytest.mark.peers)
+    starts_things = fixtures & INTEGRATION_FIXTURES or "integration" in item.path.parts
+    if starts_things or item.get_closest_marker("peers"):
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what will not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Fail the whole run (or skip, if allowed) when integration tests lack their tools."""
-    integration = [item for item in items if "integration" in item.path.parts]
+    integration = [item for item in items if item.get_closest_marker("integration")]
     missing = _missing_tools()
     if not integration or not missing:
         return
@@ -88,7 +106,7 @@ def no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[SigningWorld]:
-    """A private, offline world for cosign, oras and regctl (see tests.harness.signing)."""
+    """A private, offline world for cosign, oras and regctl (see testkit.signing)."""
     yield SigningWorld(tmp_path / "signing")
     assert not any((tmp_path / "signing" / "tuf").iterdir()), "cosign fetched TUF metadata"
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.action.runner import REPO_ROOT
+from testkit.action_runner import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = REPO_ROOT / "action.yml"
@@ -41,17 +41,20 @@ def test_there_are_ci_and_self_test_workflows() -> None:
     assert {p.name for p in WORKFLOWS} >= {"ci.yml", "self-test.yml"}
 
 
+@pytest.mark.integration  # runs check-jsonschema
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_githubs_schema(workflow: Path) -> None:
     proc = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.integration  # runs check-jsonschema
 def test_action_matches_githubs_schema() -> None:
     proc = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.integration  # runs zizmor
 def test_zizmor_finds_nothing() -> None:
     proc = _run([_tool("zizmor"), "--offline", "--no-progress", "--format", "plain", "."])
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from tests.harness import skopeo
-from tests.harness.registry import RunningRegistry
+from testkit import skopeo
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 

@@ -17,10 +17,10 @@ from rich.console import Console
 from oci_promote.cli.live import LiveDisplay
 from oci_promote.cli.progress import Observer
 from oci_promote.events import BlobDone, BlobProgress, BlobStarted, DestinationPlanned, PhaseEntered
-from tests.harness import quirks
-from tests.harness.images import build_layout
-from tests.harness.proxy import Proxy
-from tests.harness.registry import RunningRegistry
+from testkit import quirks
+from testkit.images import build_layout
+from testkit.proxy import Proxy
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import cli
 from tests.integration.test_cli_interrupts import _env
 

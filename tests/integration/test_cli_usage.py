@@ -9,8 +9,8 @@ from pathlib import Path
 from oci_promote.cli.args import env_name
 from oci_promote.frontend.settings import Settings
 from oci_promote.types.reference import parse_reference
-from tests.harness.proxy import Action, Forward, Proxy, RequestView, Respond
-from tests.harness.registry import RunningRegistry
+from testkit.proxy import Action, Forward, Proxy, RequestView, Respond
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, WRITES, cli, seed
 
 README = Path(__file__).resolve().parents[2] / "README.md"

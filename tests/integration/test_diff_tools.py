@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.diff_tools import buildah, codes, crane, diff, regctl, seed, seed_and_copy, skopeo_copy
 
 AMD64_ARM64 = {"linux/amd64", "linux/arm64"}

@@ -20,11 +20,11 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import PromoteError
+from testkit import quirks
+from testkit.images import build_layout
+from testkit.proxy import Action, Forward, Proxy, RequestView
+from testkit.registry import RunningRegistry
 from tests.conftest import RegistryFactory
-from tests.harness import quirks
-from tests.harness.images import build_layout
-from tests.harness.proxy import Action, Forward, Proxy, RequestView
-from tests.harness.registry import RunningRegistry
 from tests.integration.test_cli import cli
 
 ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"

@@ -11,9 +11,9 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import DigestMismatchError, ManifestError, PromoteError
-from tests.harness.images import build_layout
-from tests.harness.proxy import Action, Forward, Handler, Headers, Proxy, RequestView, Respond
-from tests.harness.registry import RunningRegistry
+from testkit.images import build_layout
+from testkit.proxy import Action, Forward, Handler, Headers, Proxy, RequestView, Respond
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import cli
 from tests.integration.test_faults import tag_digest
 

@@ -1,7 +1,7 @@
 """Signatures, attestations and SBOMs travel with the promoted image (distribution 2.8.2).
 
 distribution 2.8.2 has no referrers API, so the copy keeps the destination's tag schema
-index and cosign's digest tags; signatures are made by the real tools (tests/harness/
+index and cosign's digest tags; signatures are made by the real tools (testkit/
 signing.py) and checked at the DESTINATION by the same tools. The referrers API path runs
 against olareg in tests/integration/test_referrers_api.py.
 """
@@ -22,8 +22,8 @@ from oci_promote.options import ConnectOptions, parse_location
 from oci_promote.referrers import Discovery, DiscoveryOptions, discover_referrers, referrers_tag
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
 from oci_promote.types.digest import parse_digest
-from tests.harness.registry import LogMark, RunningRegistry
-from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
+from testkit.registry import LogMark, RunningRegistry
+from testkit.signing import SigningWorld, get_manifest, list_tags, push_image
 
 pytestmark = pytest.mark.usefixtures("no_docker_login")
 

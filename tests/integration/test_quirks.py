@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import oci_promote
+from testkit import quirks, skopeo
+from testkit.images import MIB, build_layout
+from testkit.proxy import Action, Forward, Headers, Proxy, RecordingServer, RequestView
+from testkit.registry import RunningRegistry
 from tests.conftest import RegistryFactory
-from tests.harness import quirks, skopeo
-from tests.harness.images import MIB, build_layout
-from tests.harness.proxy import Action, Forward, Headers, Proxy, RecordingServer, RequestView
-from tests.harness.registry import RunningRegistry
 
 
 @pytest.fixture(scope="module")

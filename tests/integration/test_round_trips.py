@@ -11,9 +11,9 @@ from pathlib import Path
 import oci_promote
 from bench.relay import DelayLine, SeenRequest
 from bench.report import kind, waves
-from tests.harness.images import build_layout
-from tests.harness.registry import RunningRegistry
-from tests.harness.signing import SigningWorld
+from testkit.images import build_layout
+from testkit.registry import RunningRegistry
+from testkit.signing import SigningWorld
 
 DELAY = 0.060  # each way: sequential requests start >= 120 ms apart, concurrent ones a few ms
 

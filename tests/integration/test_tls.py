@@ -16,9 +16,9 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import AuthenticationError, PromoteError, TransportError
+from testkit.proxy import Proxy
+from testkit.registry import TLS_TEST_HOSTNAME, RunningRegistry
 from tests.conftest import RegistryFactory
-from tests.harness.proxy import Proxy
-from tests.harness.registry import TLS_TEST_HOSTNAME, RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 

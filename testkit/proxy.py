@@ -2,7 +2,7 @@
 
 Why a proxy and not a fake registry: the registry behaviour under test stays the real CNCF
 distribution; only what *other* registries or a bad network do differently is injected here
-(see :mod:`tests.harness.quirks`).
+(see :mod:`testkit.quirks`).
 
 The proxy runs its own asyncio loop in a background thread, so synchronous pytest tests
 (and the code under test, whatever its concurrency) can use it. For every request a
