@@ -74,6 +74,7 @@ def large_upload(request: RequestView) -> bool:
     )
 
 
+@pytest.mark.peers  # crane reads the results back
 def test_three_registries_get_each_blob_from_one_source_read(
     tmp_path: Path, registry: RunningRegistry, three: list[RunningRegistry], image: ImageTree
 ) -> None:

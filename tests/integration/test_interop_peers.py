@@ -34,6 +34,8 @@ from testkit.peers import PEER_NAMES, PEERS, Peer, PeerMissingError, peer_binary
 from testkit.registry import RunningRegistry
 from tests.conftest import ALLOW_SKIP_ENV, FIXTURES_DIR, RegistryFactory
 
+pytestmark = pytest.mark.peers
+
 BUILT = "built-2x2"
 #: key -> (fixture layout, tag): what each exercises is in tests/fixtures/SOURCES.md.
 FIXTURE_IMAGES = {

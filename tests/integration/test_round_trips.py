@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import oci_promote
 from bench.relay import DelayLine, SeenRequest
 from bench.report import kind, waves
@@ -52,6 +54,7 @@ def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
     assert len(before) <= 4, [sorted(_named(w)) for w in before]
 
 
+@pytest.mark.peers  # cosign and oras sign
 def test_referrers_are_written_together_not_one_after_another(
     tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
