@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -19,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 import pytest
 
 from testkit.olareg import OlaregRegistry, start_olareg
-from testkit.registry import REGISTRY_BINARY, RunningRegistry, start_registry
+from testkit.registry import REGISTRY_BINARY, TLS_TEST_HOSTNAME, RunningRegistry, start_registry
 from testkit.signing import SigningWorld
 from testkit.skopeo import SKOPEO_BINARY
 
@@ -96,6 +97,20 @@ def _starter(
     yield start
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture
+def tls_test_hostname(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A non-loopback name (so HTTPS, as for any real registry) resolved to 127.0.0.1 in this
+    process only; returned in lower case."""
+    real: Callable[..., Any] = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host  # anyio passes IDNA bytes
+        return real("127.0.0.1" if name.lower() == TLS_TEST_HOSTNAME else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return TLS_TEST_HOSTNAME
 
 
 @pytest.fixture
