@@ -17,7 +17,8 @@ from testkit.images import build_layout
 from testkit.registry import RunningRegistry
 from testkit.signing import SigningWorld
 
-DELAY = 0.060  # each way: sequential requests start >= 120 ms apart, concurrent ones a few ms
+DELAY = 0.150  # each way: sequential requests start >= 300 ms apart, concurrent ones a few ms
+#: (that many ms of scheduling jitter on a loaded machine still do not split a round trip)
 
 
 def _promote_over_the_line(
@@ -85,6 +86,7 @@ def test_referrers_are_written_together_not_one_after_another(
     )
     before_tag = waves(timeline[:tag_put], DELAY)
     # the image (source reads, inventory, blobs), then the referrers: blobs (HEAD, POST, PUT),
-    # manifests in two depths, then indexes and digest tags (read, write, read
-    # back): 19 here, was 48 round trips before the tag, the referrers one write at a time
-    assert len(before_tag) <= 24, [sorted(_named(w)) for w in before_tag]
+    # manifests in two depths, then indexes and digest tags (read, write, read back): 19, as
+    # the README says, or 20 when one referrer blob's upload starts a round trip after the
+    # others (1 run in 13 here); was 48 before the tag, the referrers one write at a time
+    assert len(before_tag) <= 20, [sorted(_named(w)) for w in before_tag]
