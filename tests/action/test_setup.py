@@ -239,10 +239,10 @@ def test_a_tampered_lock_entry_is_refused(tmp_path: Path, layout: Path, registry
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not UV.exists(), reason="uv is not installed beside this Python")
 def test_uv_on_path_installs_the_same_lock(
     tmp_path: Path, layout: Path, registry: RunningRegistry, record_property: pytest.RecordProperty
 ) -> None:
+    assert UV.exists(), f"{UV} is missing: uv is in the test extra (pip install -e '.[test]')"
     uv_dir = tmp_path / "uv-bin"
     uv_dir.mkdir()
     (uv_dir / "uv").symlink_to(UV)
