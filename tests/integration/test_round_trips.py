@@ -43,6 +43,7 @@ def _named(wave: list[SeenRequest]) -> set[str]:
     return {f"{r.relay}: {kind(r.method, r.path)}" for r in wave}
 
 
+@pytest.mark.slow  # a dozen round trips of 300 ms
 def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
     tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
@@ -56,6 +57,7 @@ def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
 
 
 @pytest.mark.peers  # cosign and oras sign
+@pytest.mark.slow  # about 20 round trips of 300 ms
 def test_referrers_are_written_together_not_one_after_another(
     tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
