@@ -88,7 +88,7 @@ def test_ecr_patch_201_and_no_digest_headers(
         assert not [e for e in dest.exchanges() if e.method in ("PUT", "POST", "PATCH")]
 
 
-@pytest.mark.parametrize("retry_after", ["0", "date"])
+@pytest.mark.parametrize("retry_after", ["0", pytest.param("date", marks=pytest.mark.slow)])
 def test_dockerhub_429s_are_waited_out(
     big_layer_image: tuple[Path, str], registry: RunningRegistry, registry2: RunningRegistry, retry_after: str
 ) -> None:

@@ -42,6 +42,7 @@ def test_two_tags_in_one_repository_upload_each_blob_once(
     assert result.stdout.splitlines() == [f"{registry2.host}/prod/api@{V3}"] * 2
 
 
+@pytest.mark.slow
 def test_a_rerun_after_an_interrupted_copy_sends_no_blob_again(
     registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
