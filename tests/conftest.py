@@ -10,6 +10,7 @@ function-scoped: every test gets empty storage and a fresh access log.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -105,6 +106,16 @@ def _starter(
     yield start
     for server in reversed(started):
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def restore_the_logger() -> Iterator[None]:
+    """An in-process CLI run points the oci_promote logger at that test's (captured, then
+    closed) stderr; put it back, so a later test's log lines do not write to a closed file."""
+    logger = logging.getLogger("oci_promote")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture
