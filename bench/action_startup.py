@@ -3,7 +3,7 @@
     .venv/bin/python bench/action_startup.py                 # writes bench/results-action.md
     .venv/bin/python bench/action_startup.py --runs 3 --ref bb847c4   # also an older action
 
-action.yml is run by the tests' emulator (tests/action/runner.py), which runs each step as
+action.yml is run by the tests' emulator (testkit/action_runner.py), which runs each step as
 the runner does and times it. Scenarios, each `--runs` times, medians reported:
 
 - first job: a fresh RUNNER_TEMP, PIP_NO_CACHE_DIR=1, no PIP_FIND_LINKS, no uv on PATH
