@@ -28,7 +28,7 @@ from tests.action.act import CHECKOUT, Act, ActRun, action_act, workflow
 from tests.action.conftest import FIXTURE, FIXTURE_DIGEST, FIXTURE_TAG
 from tests.conftest import FIXTURES_DIR
 
-pytestmark = pytest.mark.peers  # act, built by scripts/setup.sh
+pytestmark = [pytest.mark.peers, pytest.mark.slow]  # act (built by scripts/setup.sh); 20 s or more
 
 OTHER_DIGEST = "sha256:" + "0" * 64
 #: Passwords given to the Action in clear (not from secrets.*), so only its masks hide them.
