@@ -3,7 +3,7 @@
     .venv/bin/python bench/action_startup.py                 # writes bench/results-action.md
     .venv/bin/python bench/action_startup.py --runs 3 --ref bb847c4   # also an older action
 
-action.yml is run by the tests' emulator (tests/action/runner.py), which runs each step as
+action.yml is run by the tests' emulator (testkit/action_runner.py), which runs each step as
 the runner does and times it. Scenarios, each `--runs` times, medians reported:
 
 - first job: a fresh RUNNER_TEMP, PIP_NO_CACHE_DIR=1, no PIP_FIND_LINKS, no uv on PATH
@@ -37,9 +37,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.action.make_layout import make_layout  # noqa: E402
-from tests.action.runner import ActionRun, ActionRunner, DirectoryCache  # noqa: E402
-from tests.harness.registry import start_registry  # noqa: E402
+from testkit.action_runner import ActionRun, ActionRunner, DirectoryCache  # noqa: E402
+from testkit.make_layout import make_layout  # noqa: E402
+from testkit.registry import start_registry  # noqa: E402
 
 SETUP_STEPS = ("setup", "restore", "install")
 TARGETS = {"first job": 4.0, "later job": 1.0}

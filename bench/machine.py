@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.tools import GO_PEERS, ROOT, command_output, tool_versions
-from tests.harness.peers import peer_binary
+from testkit.peers import peer_binary
 
 #: Start-up of the interpreter alone, with the mandated dependencies, and with the whole CLI.
 IMPORT_PROBES = (

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from bench.relay import SeenRequest
 from bench.scenarios import METHODS, Outcome, Scenario
 from bench.tools import GO_PEERS, TOOLS
-from tests.harness.images import MIB
-from tests.harness.registry import AccessEntry
+from testkit.images import MIB
+from testkit.registry import AccessEntry
 
 Results = dict[tuple[str, str], list[Outcome]]
 #: "Within a few requests per destination" (issue 10) for a no-op re-run of a signed image:

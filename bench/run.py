@@ -32,11 +32,11 @@ from bench.relay import DelayLine  # noqa: E402
 from bench.report import Results, report  # noqa: E402
 from bench.scenarios import Outcome, Scenario, Source, one_run  # noqa: E402
 from bench.tools import GNU_TIME, TOOLS, fingerprint, install_release, seed  # noqa: E402
-from tests.harness.images import MIB, build_layout  # noqa: E402
-from tests.harness.interop import image_tree  # noqa: E402
-from tests.harness.peers import missing_peers  # noqa: E402
-from tests.harness.registry import start_registry  # noqa: E402
-from tests.harness.signing import SigningWorld  # noqa: E402
+from testkit.images import MIB, build_layout  # noqa: E402
+from testkit.interop import image_tree  # noqa: E402
+from testkit.peers import missing_peers  # noqa: E402
+from testkit.registry import start_registry  # noqa: E402
+from testkit.signing import SigningWorld  # noqa: E402
 
 #: key -> (title, archs, layers, layer size, runs), full and --quick.
 FULL = {

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bench.relay import DelayLine, Relay, SeenRequest
 from bench.tools import TOOLS, run_tool
-from tests.harness.interop import ImageTree, registry_problems
-from tests.harness.registry import AccessEntry, RunningRegistry, start_registry
+from testkit.interop import ImageTree, registry_problems
+from testkit.registry import AccessEntry, RunningRegistry, start_registry
 
 METHODS = ("HEAD", "GET", "POST", "PATCH", "PUT")
 ACCEPT = ", ".join(

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.peers import PEER_NAMES, PEERS, peer_binary, peer_env
+from testkit.peers import PEER_NAMES, PEERS, peer_binary, peer_env
 
 ROOT = Path(__file__).resolve().parent.parent
 GNU_TIME = "/usr/bin/time"

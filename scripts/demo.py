@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.harness import skopeo  # noqa: E402
-from tests.harness.registry import start_registry  # noqa: E402
+from testkit import skopeo  # noqa: E402
+from testkit.registry import start_registry  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "fixtures" / "regclient-testrepo"
 CLI = [sys.executable, "-m", "oci_promote"]

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Install what is missing for the demo, the tests and the bench: the CNCF distribution
 # registry, skopeo and buildah (Debian packages), GNU time, a virtual environment with the
-# project and its test extras, and the Go peers (crane, regctl, oras, cosign; act, the
-# GitHub Actions runner the Action's tests run it under, and actionlint, which checks
-# workflows that use it; and olareg, a registry that serves the OCI 1.1 referrers API)
-# built from the Go module proxy at pinned
-# versions into .tools/bin (gitignored, never on the user's PATH).
+# project and its test extras, and the Go tools of scripts/go-tools.txt (the peers crane,
+# regctl, regsync, oras, cosign; act, the GitHub Actions runner the Action's tests run it
+# under; actionlint, which checks workflows that use it; and olareg, a registry that serves
+# the OCI 1.1 referrers API) built from the Go module proxy at the versions pinned there into
+# .tools/bin (gitignored, never on the user's PATH).
 # Safe to run again: a peer already built from its pinned module version is kept.
 #
 # Usage: scripts/setup.sh [--demo]
@@ -20,20 +20,15 @@ cd "$(dirname "$0")/.."
 demo=0
 [ "${1:-}" = "--demo" ] && demo=1
 
-# The newest `go` directive among these modules' go.mod files (oras v1.3.6: go 1.26.7).
+# The newest `go` directive among the Go tools' go.mod files (oras's: go 1.26.7).
 GO_MIN=1.26.7
-GO_PEERS=(
-  github.com/google/go-containerregistry/cmd/crane@v0.22.1
-  github.com/regclient/regclient/cmd/regctl@v0.11.7
-  oras.land/oras/cmd/oras@v1.3.6
-  github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
-  github.com/nektos/act@v0.2.89
-  github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
-)
-# The proxy serves olareg v0.1.2 by exact version but refuses its version list, which
-# `go install MOD@VER` reads for deprecation notices; so this one is downloaded from the proxy
-# with `go mod download` and built in place. The stamp file records what was built.
-OLAREG=github.com/olareg/olareg@v0.1.2
+# The Go tools and their versions are pinned once, in scripts/go-tools.txt (see there).
+GO_PEERS=()    # PACKAGE@VERSION, built with go install
+GO_IN_PLACE=() # "MODULE@VERSION PACKAGE": downloaded with go mod download, built in place
+while read -r spec package; do
+  case "$spec" in '' | '#'*) continue ;; esac
+  if [ -n "$package" ]; then GO_IN_PLACE+=("$spec $package"); else GO_PEERS+=("$spec"); fi
+done <scripts/go-tools.txt
 
 missing=()
 apt_flags=()
@@ -79,14 +74,14 @@ version_at_least() { # A B: is A >= B (dotted versions)?
 
 install_peers() {
   if ! command -v go >/dev/null; then
-    peer_problem "go not found on PATH: install Go >= $GO_MIN to build ${GO_PEERS[*]}"
+    peer_problem "go not found on PATH: install Go >= $GO_MIN to build the tools in scripts/go-tools.txt"
     return
   fi
   local have
   have=$(GOTOOLCHAIN=local go env GOVERSION)
   have=${have#go}
   if ! version_at_least "$have" "$GO_MIN"; then
-    peer_problem "go $have is too old: these modules need Go >= $GO_MIN (${GO_PEERS[*]})"
+    peer_problem "go $have is too old: the tools in scripts/go-tools.txt need Go >= $GO_MIN"
     return
   fi
   mkdir -p .tools/bin
@@ -101,17 +96,22 @@ install_peers() {
       failed+=("$spec")
     fi
   done
-  if [ "$(cat .tools/bin/olareg.built-from 2>/dev/null)" != "$OLAREG" ] || [ ! -x .tools/bin/olareg ]; then
-    echo "setup: go build $OLAREG (cmd/olareg)" >&2
-    local dir
-    if dir=$(GOTOOLCHAIN=local GOFLAGS=-modcacherw go mod download -json "$OLAREG" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') \
+  local entry package dir
+  for entry in "${GO_IN_PLACE[@]}"; do
+    spec=${entry% *}
+    package=${entry#* }
+    tool=${package##*/}
+    # go version -m shows (devel) for a build in place, so a stamp file records what was built.
+    [ "$(cat ".tools/bin/$tool.built-from" 2>/dev/null)" = "$spec" ] && [ -x ".tools/bin/$tool" ] && continue
+    echo "setup: go build $spec ($package)" >&2
+    if dir=$(GOTOOLCHAIN=local GOFLAGS=-modcacherw go mod download -json "$spec" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') \
       && [ -n "$dir" ] \
-      && GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw -mod=mod" go build -C "$dir" -o "$PWD/.tools/bin/olareg" ./cmd/olareg >&2; then
-      echo "$OLAREG" >.tools/bin/olareg.built-from
+      && GOTOOLCHAIN=local GOFLAGS="-buildvcs=false -modcacherw -mod=mod" go build -C "$dir" -o "$PWD/.tools/bin/$tool" "$package" >&2; then
+      echo "$spec" >".tools/bin/$tool.built-from"
     else
-      failed+=("$OLAREG")
+      failed+=("$spec")
     fi
-  fi
+  done
   if [ ${#failed[@]} -gt 0 ]; then
     peer_problem "go install failed for ${failed[*]} (refused by the module proxy or not building with go $have; see above)"
   fi

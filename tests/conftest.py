@@ -10,18 +10,20 @@ function-scoped: every test gets empty storage and a fresh access log.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import pytest
 
-from tests.harness.olareg import OlaregRegistry, start_olareg
-from tests.harness.registry import REGISTRY_BINARY, RunningRegistry, start_registry
-from tests.harness.signing import SigningWorld
-from tests.harness.skopeo import SKOPEO_BINARY
+from testkit.olareg import OlaregRegistry, start_olareg
+from testkit.registry import REGISTRY_BINARY, TLS_TEST_HOSTNAME, RunningRegistry, start_registry
+from testkit.signing import SigningWorld
+from testkit.skopeo import SKOPEO_BINARY
 
 #: Third-party OCI layouts, vendored byte for byte from the team's shared/fixtures (see
 #: tests/fixtures/SOURCES.md) so a clone tests itself anywhere, GitHub's runners included.
@@ -35,9 +37,35 @@ def _missing_tools() -> list[str]:
     return [tool for tool in (REGISTRY_BINARY, SKOPEO_BINARY) if shutil.which(tool) is None]
 
 
+#: Fixtures (with everything that uses them) that start registries, processes or virtual
+#: environments, and those that run the Go tools built by scripts/setup.sh.
+INTEGRATION_FIXTURES = frozenset({"registry_factory", "olareg_factory", "world", "action", "runner_temp"})
+PEER_FIXTURES = frozenset({"olareg_factory", "world", "peer"})
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The unit tier (-m "not integration") does not even import tests/integration/, whose
+    every test is integration: a quarter of its collection time."""
+    if collection_path == Path(__file__).parent / "integration":
+        return True if str(config.getoption("markexpr")).strip() == "not integration" else None
+    return None
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark tests by what they start: tests/integration/ and registry-backed fixtures are
+    `integration`; the Go tools are `peers` (and so `integration` too)."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    if fixtures & PEER_FIXTURES:
+        item.add_marker(pytest.mark.peers)
+    starts_things = fixtures & INTEGRATION_FIXTURES or "integration" in item.path.parts
+    if starts_things or item.get_closest_marker("peers"):
+        item.add_marker(pytest.mark.integration)
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what will not run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Fail the whole run (or skip, if allowed) when integration tests lack their tools."""
-    integration = [item for item in items if "integration" in item.path.parts]
+    integration = [item for item in items if item.get_closest_marker("integration")]
     missing = _missing_tools()
     if not integration or not missing:
         return
@@ -80,6 +108,30 @@ def _starter(
         server.stop()
 
 
+@pytest.fixture(autouse=True)
+def restore_the_logger() -> Iterator[None]:
+    """An in-process CLI run points the oci_promote logger at that test's (captured, then
+    closed) stderr; put it back, so a later test's log lines do not write to a closed file."""
+    logger = logging.getLogger("oci_promote")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+
+
+@pytest.fixture
+def tls_test_hostname(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A non-loopback name (so HTTPS, as for any real registry) resolved to 127.0.0.1 in this
+    process only; returned in lower case."""
+    real: Callable[..., Any] = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host  # anyio passes IDNA bytes
+        return real("127.0.0.1" if name.lower() == TLS_TEST_HOSTNAME else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return TLS_TEST_HOSTNAME
+
+
 @pytest.fixture
 def no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No Docker config (and so no stored login) for the tool under test."""
@@ -88,7 +140,7 @@ def no_docker_login(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[SigningWorld]:
-    """A private, offline world for cosign, oras and regctl (see tests.harness.signing)."""
+    """A private, offline world for cosign, oras and regctl (see testkit.signing)."""
     yield SigningWorld(tmp_path / "signing")
     assert not any((tmp_path / "signing" / "tuf").iterdir()), "cosign fetched TUF metadata"
 

@@ -19,7 +19,7 @@ conclusion and outputs) and the matrix to a file; `ActRun.job(name)` reads them 
 as a user would see it: what a masked value must never appear in; `ActRun.printed(job)` is
 what the steps printed and `ActRun.commands(name, job)` the workflow commands act took.
 
-act is built by scripts/setup.sh into .tools/bin (`ACT_BINARY`); a test that needs it fails
+act is built by scripts/setup.sh into .tools/bin (`act_binary`); a test that needs it fails
 when it is missing, as CI must not pass by skipping. The environment is clean: HOME is the
 test's own directory; only PATH, locale, and this machine's PIP_* and TLS settings (needed
 to reach the package index the way the developer's pip does) pass through.
@@ -40,9 +40,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.action.runner import REPO_ROOT, load_action
+from testkit.action_runner import REPO_ROOT
+from testkit.versions import PeerMissingError, action_commit, go_binary
 
-ACT_BINARY = REPO_ROOT / ".tools" / "bin" / "act"
 #: act copies the local checkout for actions/checkout of the repository itself: no clone.
 CHECKOUT: dict[str, Any] = {"uses": "actions/checkout@v4"}
 #: Stands in for actions/cache/restore and /save (see its action.yml files).
@@ -68,9 +68,11 @@ _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SSL_CERT_FILE", "SSL_CERT_DIR", 
 
 
 def act_binary() -> Path:
-    if not os.access(ACT_BINARY, os.X_OK):
-        pytest.fail(f"{ACT_BINARY} not found: scripts/setup.sh builds it (nektos/act)", pytrace=False)
-    return ACT_BINARY
+    """act at the version scripts/go-tools.txt pins, or a failed test saying how to build it."""
+    try:
+        return go_binary("act")
+    except PeerMissingError as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -252,10 +254,7 @@ def workflow(*jobs: tuple[str, Sequence[Mapping[str, Any]]], name: str = "act te
 
 def pinned_cache_action() -> str:
     """`actions/cache@SHA` as action.yml pins it (restore and save share the commit)."""
-    uses = {str(s["uses"]) for s in load_action()["runs"]["steps"] if "uses" in s}
-    repos = {u.split("@")[0].rsplit("/", 1)[0] + "@" + u.split("@")[1] for u in uses}
-    assert len(repos) == 1, uses
-    return repos.pop()
+    return f"actions/cache@{action_commit('actions/cache')}"
 
 
 def action_act(tmp: Path, *, cache_server: bool = False, env: Mapping[str, str] | None = None) -> Act:

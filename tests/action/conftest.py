@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.action.runner import ActionRunner
-from tests.harness.registry import RunningRegistry
-from tests.harness.skopeo import copy_oci_to_registry
+from testkit.action_runner import ActionRunner
+from testkit.registry import RunningRegistry
+from testkit.skopeo import copy_oci_to_registry
 
 #: A multi-platform OCI index from the shared fixtures (4 platforms, shared layers).
 FIXTURE = "regclient-testrepo"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.action.runner import REPO_ROOT, load_action
+from testkit.action_runner import REPO_ROOT, load_action
 
 START, END = "<!-- action:start -->", "<!-- action:end -->"
 

@@ -22,11 +22,13 @@ from typing import Any
 
 import pytest
 
+from testkit.registry import RunningRegistry, start_registry
+from testkit.skopeo import copy_oci_to_registry, run_skopeo
 from tests.action.act import CHECKOUT, Act, ActRun, action_act, workflow
 from tests.action.conftest import FIXTURE, FIXTURE_DIGEST, FIXTURE_TAG
 from tests.conftest import FIXTURES_DIR
-from tests.harness.registry import RunningRegistry, start_registry
-from tests.harness.skopeo import copy_oci_to_registry, run_skopeo
+
+pytestmark = [pytest.mark.peers, pytest.mark.slow]  # act (built by scripts/setup.sh); 20 s or more
 
 OTHER_DIGEST = "sha256:" + "0" * 64
 #: Passwords given to the Action in clear (not from secrets.*), so only its masks hide them.

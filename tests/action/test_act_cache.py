@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from testkit.registry import RunningRegistry
 from tests.action.act import CACHE_STAND_IN, CHECKOUT, action_act, workflow
 from tests.action.conftest import Image
-from tests.harness.registry import RunningRegistry
+
+pytestmark = [pytest.mark.peers, pytest.mark.slow]  # act (built by scripts/setup.sh); 20 s or more
 
 
 def test_a_removed_environment_is_restored_from_the_cache(

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit.action_runner import ActionRun, ActionRunner
+from testkit.registry import LogMark, RunningRegistry
 from tests.action.conftest import Image
-from tests.action.runner import ActionRun, ActionRunner
-from tests.harness.registry import LogMark, RunningRegistry
 
 OTHER_DIGEST = "sha256:" + "0" * 64
 
@@ -34,6 +34,7 @@ def _assert_failed_cleanly(run: ActionRun, code: int) -> None:
     assert run.step_outcomes["promote"] == "failure"
 
 
+@pytest.mark.slow
 def test_promotes_to_several_destinations_and_outputs_the_digest(
     action: ActionRunner, image: Image, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
@@ -394,6 +395,7 @@ def test_python_older_than_3_10_is_refused_clearly(action: ActionRunner, tmp_pat
     assert "Python 3.9" in error.message and "actions/setup-python" in error.message
 
 
+@pytest.mark.slow
 def test_runs_on_python_3_10(
     action: ActionRunner, image: Image, registry2: RunningRegistry, tmp_path: Path
 ) -> None:
@@ -421,7 +423,7 @@ def test_promotes_from_an_oci_layout(
     action: ActionRunner, registry2: RunningRegistry, tmp_path: Path
 ) -> None:
     """The self-test workflow seeds its registries this way, from make_layout.py."""
-    from tests.action.make_layout import make_layout
+    from testkit.make_layout import make_layout
 
     digest = make_layout(tmp_path / "layout", "v1")
     assert make_layout(tmp_path / "again", "v1") == digest  # deterministic

@@ -20,7 +20,7 @@ from oci_promote.frontend.settings import Settings
 from oci_promote.result import DestinationResult
 from oci_promote.transport.credentials import Credential
 from oci_promote.types.secret import Secret
-from tests.action.runner import parse_commands
+from testkit.action_runner import parse_commands
 
 
 @pytest.fixture(autouse=True)

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.action.runner import REPO_ROOT
+from testkit.action_runner import REPO_ROOT
+from testkit.versions import go_binary
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 ACTION = REPO_ROOT / "action.yml"
-ACTIONLINT = REPO_ROOT / ".tools" / "bin" / "actionlint"
 
 
 def _tool(name: str) -> str:
@@ -41,17 +41,20 @@ def test_there_are_ci_and_self_test_workflows() -> None:
     assert {p.name for p in WORKFLOWS} >= {"ci.yml", "self-test.yml"}
 
 
+@pytest.mark.integration  # runs check-jsonschema
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_matches_githubs_schema(workflow: Path) -> None:
     proc = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(workflow)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.integration  # runs check-jsonschema
 def test_action_matches_githubs_schema() -> None:
     proc = _run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", str(ACTION)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.integration  # runs zizmor
 def test_zizmor_finds_nothing() -> None:
     proc = _run([_tool("zizmor"), "--offline", "--no-progress", "--format", "plain", "."])
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -79,10 +82,9 @@ def test_run_scripts_are_valid_bash(where: str, script: str) -> None:
     assert proc.returncode == 0, f"{where}: {proc.stderr}"
 
 
+@pytest.mark.peers  # actionlint, built by scripts/setup.sh
 def test_actionlint_takes_a_verify_step_without_source(tmp_path: Path) -> None:
     """actionlint checks a local action's required inputs: verify mode needs no source."""
-    if not ACTIONLINT.exists():
-        pytest.fail(f"{ACTIONLINT} not found: scripts/setup.sh builds it", pytrace=False)
     project = tmp_path / "project"
     (project / ".github" / "workflows").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(project)], check=True)  # actionlint's project root
@@ -94,7 +96,8 @@ def test_actionlint_takes_a_verify_step_without_source(tmp_path: Path) -> None:
     }
     steps = [{"uses": "actions/checkout@v4"}, verify]
     workflow = project / ".github" / "workflows" / "gate.yml"
-    argv = [str(ACTIONLINT), "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", str(workflow)]
+    actionlint = str(go_binary("actionlint"))
+    argv = [actionlint, "-no-color", "-oneline", "-shellcheck=", "-pyflakes=", str(workflow)]
 
     workflow.write_text(
         yaml.safe_dump({"on": "push", "jobs": {"gate": {"runs-on": "ubuntu-latest", "steps": steps}}})

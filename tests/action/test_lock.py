@@ -17,7 +17,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from tests.action.runner import REPO_ROOT, load_action
+from testkit.action_runner import REPO_ROOT, load_action
 
 try:
     import tomllib

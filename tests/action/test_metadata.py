@@ -6,8 +6,8 @@ import re
 
 from oci_promote import action as action_module
 from oci_promote.frontend.settings import ENV_PREFIX
+from testkit.action_runner import load_action
 from tests.action.docs import action_section, inputs_table, outputs_table
-from tests.action.runner import load_action
 
 _INPUT_EXPR = re.compile(r"^\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}$")
 #: Inputs of the set-up steps, not of Python: `cache` switches actions/cache on or off.

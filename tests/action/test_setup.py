@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.action.make_layout import make_layout
-from tests.action.runner import REPO_ROOT, ActionRun, ActionRunner, CacheCall, DirectoryCache
-from tests.harness.registry import RunningRegistry
+from testkit.action_runner import REPO_ROOT, ActionRun, ActionRunner, CacheCall, DirectoryCache
+from testkit.make_layout import make_layout
+from testkit.registry import RunningRegistry
 
 #: What a runner's first job has: no pip cache, no local wheel directory.
 FIRST_JOB_ENV = {"PIP_NO_CACHE_DIR": "1"}
@@ -86,6 +86,7 @@ def layout(tmp_path: Path) -> Path:
     return tmp_path / "layout"
 
 
+@pytest.mark.slow
 def test_first_job_installs_with_the_runners_pip_and_saves_after_the_promotion(
     tmp_path: Path, layout: Path, registry: RunningRegistry, record_property: pytest.RecordProperty
 ) -> None:
@@ -142,6 +143,7 @@ def test_the_key_changes_with_the_lock_and_the_python(tmp_path: Path) -> None:
         assert key(other).split("-")[4:6] != after.split("-")[4:6]
 
 
+@pytest.mark.slow
 def test_a_later_job_restores_the_environment_and_installs_nothing(
     tmp_path: Path, layout: Path, registry: RunningRegistry, record_property: pytest.RecordProperty
 ) -> None:
@@ -169,6 +171,7 @@ def test_a_later_job_restores_the_environment_and_installs_nothing(
         print(f"\n{name}: set-up {seconds:.2f} s, promotion {run.step_seconds['promote']:.2f} s")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["distribution-added", "marker-of-another-key", "python-gone"])
 def test_a_restored_environment_that_does_not_check_out_is_made_again(
     tmp_path: Path, layout: Path, registry: RunningRegistry, damage: str
@@ -206,6 +209,7 @@ def test_a_restored_environment_that_does_not_check_out_is_made_again(
     assert not (site / "evil.pth").exists()
 
 
+@pytest.mark.slow
 def test_a_tampered_lock_entry_is_refused(tmp_path: Path, layout: Path, registry: RunningRegistry) -> None:
     action_path = _copy_action(tmp_path / "action")
     lock = action_path / "requirements" / "action.txt"
@@ -234,10 +238,11 @@ def test_a_tampered_lock_entry_is_refused(tmp_path: Path, layout: Path, registry
     assert not list(runner_temp.glob("oci-promote-*/.oci-promote-key"))
 
 
-@pytest.mark.skipif(not UV.exists(), reason="uv is not installed beside this Python")
+@pytest.mark.slow
 def test_uv_on_path_installs_the_same_lock(
     tmp_path: Path, layout: Path, registry: RunningRegistry, record_property: pytest.RecordProperty
 ) -> None:
+    assert UV.exists(), f"{UV} is missing: uv is in the test extra (pip install -e '.[test]')"
     uv_dir = tmp_path / "uv-bin"
     uv_dir.mkdir()
     (uv_dir / "uv").symlink_to(UV)
@@ -262,6 +267,7 @@ def test_uv_on_path_installs_the_same_lock(
     print(f"\nfirst job with uv: set-up {seconds:.2f} s")
 
 
+@pytest.mark.slow
 def test_a_python3_without_pip_falls_back_to_ensurepip(
     tmp_path: Path, layout: Path, registry: RunningRegistry
 ) -> None:

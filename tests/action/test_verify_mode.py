@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from testkit.action_runner import ActionRunner
+from testkit.registry import LogMark, RunningRegistry
+from testkit.skopeo import run_skopeo
 from tests.action.conftest import Image
-from tests.action.runner import ActionRunner
-from tests.harness.registry import LogMark, RunningRegistry
-from tests.harness.skopeo import run_skopeo
 
 
 def _writes(reg: RunningRegistry, since: LogMark) -> list[str]:

@@ -18,11 +18,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from tests.harness import skopeo
-from tests.harness.images import OCI_INDEX, OCI_MANIFEST, build_layout
-from tests.harness.registry import RunningRegistry
-
-TOOLS = Path(__file__).resolve().parents[2] / ".tools" / "bin"
+from testkit import skopeo
+from testkit.images import OCI_INDEX, OCI_MANIFEST, build_layout
+from testkit.registry import RunningRegistry
+from testkit.versions import go_binary
 
 
 def _run(cmd: list[str], env: dict[str, str], timeout: float = 300) -> str:
@@ -39,10 +38,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def peer(name: str) -> str:
-    path = TOOLS / name
-    if not path.is_file():
-        raise AssertionError(f"{path} is missing: run scripts/setup.sh (it builds the Go peers)")
-    return str(path)
+    return str(go_binary(name))
 
 
 def crane(home: Path, *args: str) -> str:

@@ -7,8 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from tests.harness import skopeo
-from tests.harness.registry import RunningRegistry
+from testkit import skopeo
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 
@@ -41,10 +41,12 @@ def test_basic_auth_credentials_from_environment(basic_registry: RunningRegistry
         "OCI_PROMOTE_DEST_USERNAME": basic_registry.username,
         "OCI_PROMOTE_DEST_PASSWORD": basic_registry.password,
     }
-    result = cli("copy", f"oci:{TESTREPO}:v2", f"{basic_registry.host}/env/app", env=env)
+    result = cli("copy", "-v", f"oci:{TESTREPO}:v2", f"{basic_registry.host}/env/app", env=env)
     assert result.returncode == 0, result.stderr
     env2 = {"OCI_PROMOTE_SRC_CREDS": _creds(basic_registry)}
-    assert cli("digest", f"{basic_registry.host}/env/app:v2", env=env2).returncode == 0
+    digest = cli("digest", "-v", f"{basic_registry.host}/env/app:v2", env=env2)
+    assert digest.returncode == 0, digest.stderr
+    assert basic_registry.password not in _everything_printed(result, digest)
 
 
 def test_missing_credentials_is_a_clear_error(basic_registry: RunningRegistry) -> None:
@@ -54,6 +56,7 @@ def test_missing_credentials_is_a_clear_error(basic_registry: RunningRegistry) -
     assert basic_registry.host in line and "authentication required" in line
     assert f"no credentials for {basic_registry.host}" in line and "docker login" in line
     assert "refused the credentials" not in line
+    assert "Traceback" not in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -119,8 +122,9 @@ def test_bearer_token_flow_caches_tokens_per_scope(
 ) -> None:
     assert token_registry.token_server is not None
     dest = f"{token_registry.host}/tok/app:v3"
-    result = cli("copy", f"oci:{TESTREPO}:v3", dest, "--dest-creds", _creds(token_registry))
+    result = cli("copy", "-v", f"oci:{TESTREPO}:v3", dest, "--dest-creds", _creds(token_registry))
     assert result.returncode == 0, result.stderr
+    assert token_registry.password not in _everything_printed(result)
     requests = token_registry.token_server.recorded()
     # one token for the destination's pull,push scope serves every HEAD, upload and push
     assert len(requests) == 1, requests
@@ -152,4 +156,7 @@ def test_bearer_without_credentials_is_a_clear_error(token_registry: RunningRegi
     result = cli("copy", f"oci:{TESTREPO}:v3", f"{token_registry.host}/tok/app")
     assert result.returncode == 1
     line = result.stderr.strip().splitlines()[-1]
-    assert token_registry.host in line and "Traceback" not in result.stderr
+    assert token_registry.host in line and "authentication required" in line
+    assert f"no credentials for {token_registry.host}" in line and "docker login" in line
+    assert "refused the credentials" not in line
+    assert "Traceback" not in result.stderr

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from testkit import skopeo
+from testkit.registry import RunningRegistry
 from tests.conftest import FIXTURES_DIR
-from tests.harness import skopeo
-from tests.harness.registry import RunningRegistry
 
 V3 = "sha256:6fe828b32b9b4572f32b16c1c0a4d675660b19ec207d010724309374252c2d6d"
 TESTREPO = FIXTURES_DIR / "regclient-testrepo"
@@ -206,7 +206,7 @@ def test_unknown_image_is_a_clear_failure(registry: RunningRegistry, registry2: 
 
 
 def test_unreachable_registry_is_a_clear_failure(tmp_path: Path) -> None:
-    from tests.harness.registry import free_port
+    from testkit.registry import free_port
 
     port = free_port()
     result = cli("copy", "--timeout", "5", f"127.0.0.1:{port}/a/b:c", f"127.0.0.1:{port}/d/e")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import quirks
-from tests.harness.images import build_layout
-from tests.harness.proxy import Proxy
-from tests.harness.registry import RunningRegistry
+from testkit import quirks
+from testkit.images import build_layout
+from testkit.proxy import Proxy
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,10 +17,10 @@ from rich.console import Console
 from oci_promote.cli.live import LiveDisplay
 from oci_promote.cli.progress import Observer
 from oci_promote.events import BlobDone, BlobProgress, BlobStarted, DestinationPlanned, PhaseEntered
-from tests.harness import quirks
-from tests.harness.images import build_layout
-from tests.harness.proxy import Proxy
-from tests.harness.registry import RunningRegistry
+from testkit import quirks
+from testkit.images import build_layout
+from testkit.proxy import Proxy
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import cli
 from tests.integration.test_cli_interrupts import _env
 
@@ -41,6 +41,7 @@ def big_source(tmp_path: Path, registry: RunningRegistry) -> str:
     return source
 
 
+@pytest.mark.slow  # about 5 s at 300 KB/s
 def test_progress_lines_off_a_terminal_and_none_with_quiet(big_source: str, slow_dest: Proxy) -> None:
     result = cli("copy", "--jobs", "1", big_source, f"{slow_dest.host}/dst/big:v1")  # about 5 s
     assert result.returncode == 0, result.stderr
@@ -51,6 +52,7 @@ def test_progress_lines_off_a_terminal_and_none_with_quiet(big_source: str, slow
     assert quiet.returncode == 0 and quiet.stderr == ""
 
 
+@pytest.mark.slow  # about 5 s at 300 KB/s
 def test_live_display_on_a_terminal(big_source: str, slow_dest: Proxy) -> None:
     """stderr is a pseudo-terminal: rich draws the destination's row with bytes and blobs."""
     controller, terminal = pty.openpty()
@@ -75,7 +77,9 @@ def test_live_display_on_a_terminal(big_source: str, slow_dest: Proxy) -> None:
     assert f"{slow_dest.host}/dst/tty:v1" in text
     assert "/3 blobs" in text and "MB" in text and "/s" in text
     assert "copying: " not in text  # the line form is for logs, not terminals
-    assert out.decode().strip().endswith("@" + out.decode().strip().split("@")[-1])
+    digest = cli("digest", big_source).stdout.strip()
+    assert digest.startswith("sha256:")
+    assert out.decode() == f"{slow_dest.host}/dst/tty@{digest}\n"  # the display stays off stdout
 
 
 def test_live_display_rows_follow_the_events() -> None:

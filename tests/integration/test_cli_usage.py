@@ -6,11 +6,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from oci_promote.cli.args import env_name
+from oci_promote.cli.main import main
 from oci_promote.frontend.settings import Settings
 from oci_promote.types.reference import parse_reference
-from tests.harness.proxy import Action, Forward, Proxy, RequestView, Respond
-from tests.harness.registry import RunningRegistry
+from testkit.proxy import Action, Forward, Proxy, RequestView, Respond
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, WRITES, cli, seed
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -94,14 +97,20 @@ def test_missing_docker_config_is_a_usage_error(registry: RunningRegistry) -> No
     assert from_env.returncode == 2 and "OCI_PROMOTE_DOCKER_CONFIG" in from_env.stderr
 
 
-def test_insecure_registry_as_url_is_refused_and_upper_case_is_folded(registry: RunningRegistry) -> None:
+def test_insecure_registry_as_url_is_refused_and_upper_case_is_folded(
+    registry: RunningRegistry, tls_test_hostname: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = seed(registry)
     url = cli("copy", "--insecure-registry", "http://registry.example:5000", source, f"{registry.host}/i/a")
     assert url.returncode == 2
     assert "without a URL scheme" in url.stderr and len(url.stderr.splitlines()) == 1
-    upper = registry.host.replace("localhost", "LOCALHOST").replace("127.0.0.1", "127.0.0.1")
-    folded = cli("copy", "--insecure-registry", upper.upper(), source, f"{registry.host}/i/b:v1")
-    assert folded.returncode == 0, folded.stderr
+    # A name with letters and not loopback, so only --insecure-registry allows plain HTTP
+    # (in-process: the name resolves to 127.0.0.1 here only).
+    plain = f"{tls_test_hostname}:{registry.host.rsplit(':', 1)[1]}"
+    assert main(["copy", "--retries", "0", source, f"{plain}/i/b:v1"]) == 1
+    assert "does not speak TLS" in capsys.readouterr().err
+    assert main(["copy", "--insecure-registry", plain.upper(), source, f"{plain}/i/b:v1"]) == 0
+    assert capsys.readouterr().out == f"{plain}/i/b@{V3}\n"
 
 
 def test_docker_prefix_is_accepted_and_urls_are_explained(registry: RunningRegistry) -> None:

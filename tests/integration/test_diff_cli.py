@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.harness import skopeo
-from tests.harness.images import OCI_INDEX, OCI_MANIFEST
-from tests.harness.registry import RunningRegistry
+from testkit import skopeo
+from testkit.images import OCI_INDEX, OCI_MANIFEST
+from testkit.registry import RunningRegistry
 from tests.integration.diff_tools import (
     _blob,
     build_image,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.diff_tools import buildah, codes, crane, diff, regctl, seed, seed_and_copy, skopeo_copy
 
 AMD64_ARM64 = {"linux/amd64", "linux/arm64"}
@@ -84,6 +84,7 @@ def test_skopeo_single_platform_to_v2s2_is_extracted_converted_reserialized(
     assert codes(result) == {"platform-extracted", "media-type-converted", "reserialized"}
 
 
+@pytest.mark.peers
 def test_crane_mutate_annotation(registry: RunningRegistry, tmp_path: Path) -> None:
     a = seed(registry, tmp_path, "single/app", ("amd64",))
     b = registry.ref("single/app", "annotated")
@@ -97,6 +98,7 @@ def test_crane_mutate_annotation(registry: RunningRegistry, tmp_path: Path) -> N
     assert "org.example.team" in annotations["detail"]
 
 
+@pytest.mark.peers
 def test_crane_index_append_wraps_the_image(registry: RunningRegistry, tmp_path: Path) -> None:
     a = seed(registry, tmp_path, "single/app", ("amd64",))
     other = seed(registry, tmp_path, "other/app", ("s390x",))
@@ -108,6 +110,7 @@ def test_crane_index_append_wraps_the_image(registry: RunningRegistry, tmp_path:
     assert result is not None and platforms_of(result, "index-wrapped") == {"linux/amd64"}
 
 
+@pytest.mark.peers
 def test_crane_flatten(registry: RunningRegistry, tmp_path: Path) -> None:
     a = seed(registry, tmp_path, "src/app")
     b = registry.ref("src/app", "flat")
@@ -119,6 +122,7 @@ def test_crane_flatten(registry: RunningRegistry, tmp_path: Path) -> None:
     assert result is not None and platforms_of(result, "layers-differ") == AMD64_ARM64
 
 
+@pytest.mark.peers
 def test_regctl_annotation(registry: RunningRegistry, tmp_path: Path) -> None:
     a = seed(registry, tmp_path, "src/app")
     regctl(
@@ -129,6 +133,7 @@ def test_regctl_annotation(registry: RunningRegistry, tmp_path: Path) -> None:
     assert codes(result) == {"annotations-differ", "reserialized"}
 
 
+@pytest.mark.peers
 def test_regctl_layer_compress_zstd(registry: RunningRegistry, tmp_path: Path) -> None:
     a = seed(registry, tmp_path, "src/app")
     regctl(tmp_path / "home", registry, "image", "mod", a, "--layer-compress", "zstd", "--create", "zstd")
@@ -142,6 +147,7 @@ def test_regctl_layer_compress_zstd(registry: RunningRegistry, tmp_path: Path) -
     assert all("gzip, fastest (level 1)" in c["detail"] and "(zstd)" in c["detail"] for c in recompressed)
 
 
+@pytest.mark.peers
 def test_regctl_to_docker_and_to_oci(registry: RunningRegistry, tmp_path: Path) -> None:
     a = seed(registry, tmp_path, "src/app")
     home = tmp_path / "home"

@@ -15,9 +15,9 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import AuthenticationError, TransportError
-from tests.harness import quirks
-from tests.harness.proxy import Action, Forward, Proxy, RequestView
-from tests.harness.registry import TLS_TEST_HOSTNAME, RunningRegistry, free_port
+from testkit import quirks
+from testkit.proxy import Action, Forward, Proxy, RequestView
+from testkit.registry import TLS_TEST_HOSTNAME, RunningRegistry, free_port
 from tests.integration.test_cli import TESTREPO, V3, cli, seed
 from tests.integration.test_tls import resolve_test_hostname  # noqa: F401  (autouse fixture)
 

@@ -14,14 +14,14 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import PromoteError
+from testkit import quirks
+from testkit.images import build_layout
+from testkit.interop import ImageTree, digest_of, image_tree, layout_problems, registry_problems
+from testkit.peers import PEERS
+from testkit.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
+from testkit.registry import LogMark, RunningRegistry
+from testkit.skopeo import inspect_raw
 from tests.conftest import RegistryFactory
-from tests.harness import quirks
-from tests.harness.images import build_layout
-from tests.harness.interop import ImageTree, digest_of, image_tree, layout_problems, registry_problems
-from tests.harness.peers import PEERS
-from tests.harness.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
-from tests.harness.registry import LogMark, RunningRegistry
-from tests.harness.skopeo import inspect_raw
 
 LAYER_SIZE = 256 * 1024
 #: Enough retries to get past one broken upload, quickly.
@@ -74,6 +74,7 @@ def large_upload(request: RequestView) -> bool:
     )
 
 
+@pytest.mark.peers  # crane reads the results back
 def test_three_registries_get_each_blob_from_one_source_read(
     tmp_path: Path, registry: RunningRegistry, three: list[RunningRegistry], image: ImageTree
 ) -> None:

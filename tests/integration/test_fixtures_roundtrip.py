@@ -14,9 +14,9 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import DigestMismatchError, IncompleteSourceError
+from testkit import skopeo
+from testkit.registry import RunningRegistry
 from tests.conftest import FIXTURES_DIR
-from tests.harness import skopeo
-from tests.harness.registry import RunningRegistry
 
 SPARSE = "dockerhub-hello-world-sparse-list"
 #: Images whose own descriptors are wrong; copying them must fail cleanly.

@@ -12,9 +12,9 @@ import jwt
 import pytest
 from cryptography import x509
 
+from testkit.registry import AccessEntry, RunningRegistry, parse_access_line
+from testkit.skopeo import copy_all_to_oci, copy_oci_to_registry, inspect_raw
 from tests.conftest import RegistryFactory
-from tests.harness.registry import AccessEntry, RunningRegistry, parse_access_line
-from tests.harness.skopeo import copy_all_to_oci, copy_oci_to_registry, inspect_raw
 
 
 def _digest(data: bytes) -> str:

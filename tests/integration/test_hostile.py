@@ -11,9 +11,9 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import DigestMismatchError, ManifestError, PromoteError
-from tests.harness.images import build_layout
-from tests.harness.proxy import Action, Forward, Handler, Headers, Proxy, RequestView, Respond
-from tests.harness.registry import RunningRegistry
+from testkit.images import build_layout
+from testkit.proxy import Action, Forward, Handler, Headers, Proxy, RequestView, Respond
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import cli
 from tests.integration.test_faults import tag_digest
 
@@ -82,13 +82,21 @@ def test_digest_header_that_disagrees_with_the_bytes_is_refused(
     _copy_fails(proxy, registry2, DigestMismatchError, lie)
 
 
+@pytest.mark.parametrize("length", ["declared", "chunked"])
 def test_oversized_manifest_is_refused_without_reading_it_whole(
-    source: tuple[Proxy, Path, str], registry2: RunningRegistry
+    source: tuple[Proxy, Path, str], registry2: RunningRegistry, length: str
 ) -> None:
     proxy, _, _ = source
-    huge = b'{"schemaVersion": 2, "padding": "' + b"x" * (5 * 1024 * 1024) + b'"}'
-    proxy.set_handler(_answer("GET", "/manifests/v1", Respond(200, {"Content-Type": OCI_INDEX}, huge)))
+    huge = b'{"schemaVersion": 2, "padding": "' + b"x" * (64 * 1024 * 1024) + b'"}'
+    headers = {"Content-Type": OCI_INDEX}
+    if length == "chunked":  # no Content-Length to refuse it by: the body itself must be cut off
+        headers["Transfer-Encoding"] = "chunked"
+    proxy.set_handler(_answer("GET", "/manifests/v1", Respond(200, headers, huge)))
     _copy_fails(proxy, registry2, ManifestError, "4194304-byte limit")
+    # The proxy writes only as fast as the client reads: past the 4 MiB limit, no more than
+    # the loopback socket buffers (a few MiB) may have left it; reading it whole is 64 MiB.
+    sent = [e.response_bytes for e in proxy.exchanges() if e.path.endswith("/manifests/v1")]
+    assert sent and max(sent) < 24 * 1024 * 1024, sent
 
 
 @pytest.mark.parametrize(

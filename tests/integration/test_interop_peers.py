@@ -7,7 +7,7 @@
 * We read a peer's layout: the layout a peer pulled is our ``oci:`` source.
 
 Checks never go through our code: the expected bytes come from the source layout, and the
-registries are read with plain HTTP (:func:`tests.harness.interop.registry_problems`).
+registries are read with plain HTTP (:func:`testkit.interop.registry_problems`).
 The peers are built by scripts/setup.sh; a missing one fails the test (CI must not pass by
 skipping) unless ``OCI_PROMOTE_ALLOW_SKIP=1``.
 """
@@ -20,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ALLOW_SKIP_ENV, FIXTURES_DIR, RegistryFactory
-from tests.harness.images import build_layout
-from tests.harness.interop import (
+from testkit.images import build_layout
+from testkit.interop import (
     InteropImage,
     digest_of,
     image_tree,
@@ -31,8 +30,11 @@ from tests.harness.interop import (
     registry_problems,
     tagged_digest,
 )
-from tests.harness.peers import PEER_NAMES, PEERS, Peer, PeerMissingError, peer_binary, single_entry_layout
-from tests.harness.registry import RunningRegistry
+from testkit.peers import PEER_NAMES, PEERS, Peer, PeerMissingError, peer_binary, single_entry_layout
+from testkit.registry import RunningRegistry
+from tests.conftest import ALLOW_SKIP_ENV, FIXTURES_DIR, RegistryFactory
+
+pytestmark = pytest.mark.peers
 
 BUILT = "built-2x2"
 #: key -> (fixture layout, tag): what each exercises is in tests/fixtures/SOURCES.md.

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import oci_promote
-from tests.harness import skopeo
-from tests.harness.registry import RunningRegistry
+from testkit import skopeo
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli, seed
 
 

@@ -13,7 +13,7 @@ from oci_promote.errors import AuthenticationError, UsageError
 from oci_promote.transport.credentials import Credential
 from oci_promote.types.digest import parse_digest
 from oci_promote.types.secret import Secret
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.diff_tools import build_image
 from tests.integration.test_cli import TESTREPO, V3
 

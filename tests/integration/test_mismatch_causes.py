@@ -15,8 +15,8 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import DigestMismatchError, ProtectedTagError, UsageError
-from tests.harness.proxy import Action, Forward, Proxy, RequestView, Respond
-from tests.harness.registry import LogMark, RunningRegistry
+from testkit.proxy import Action, Forward, Proxy, RequestView, Respond
+from testkit.registry import LogMark, RunningRegistry
 from tests.integration.diff_tools import _tag, build_image, read_blob, redump
 from tests.integration.test_cli import cli
 from tests.integration.test_faults import tag_digest

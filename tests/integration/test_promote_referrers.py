@@ -1,7 +1,7 @@
 """Signatures, attestations and SBOMs travel with the promoted image (distribution 2.8.2).
 
 distribution 2.8.2 has no referrers API, so the copy keeps the destination's tag schema
-index and cosign's digest tags; signatures are made by the real tools (tests/harness/
+index and cosign's digest tags; signatures are made by the real tools (testkit/
 signing.py) and checked at the DESTINATION by the same tools. The referrers API path runs
 against olareg in tests/integration/test_referrers_api.py.
 """
@@ -22,8 +22,8 @@ from oci_promote.options import ConnectOptions, parse_location
 from oci_promote.referrers import Discovery, DiscoveryOptions, discover_referrers, referrers_tag
 from oci_promote.referrers.artifact_types import COSIGN_ATTESTATION, COSIGN_SIGNATURE
 from oci_promote.types.digest import parse_digest
-from tests.harness.registry import LogMark, RunningRegistry
-from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
+from testkit.registry import LogMark, RunningRegistry
+from testkit.signing import SigningWorld, get_manifest, list_tags, push_image
 
 pytestmark = pytest.mark.usefixtures("no_docker_login")
 
@@ -195,13 +195,17 @@ def test_a_destination_without_an_index_gets_the_source_index_byte_for_byte(
     """Was: the index was rebuilt from the descriptors, so its digest differed from the source's."""
     image = push_image(registry, "app", "v1")
     sbom = world.oras_attach(image.ref, SPDX, json.dumps({"spdxVersion": "SPDX-2.3"}))
-    world.oras_attach(f"{registry.host}/app@{sbom['digest']}", "application/vnd.example.signature", "sig")
+    on_sbom = f"{registry.host}/app@{sbom['digest']}"
+    sig = world.oras_attach(on_sbom, "application/vnd.example.signature", "sig")
 
     oci_promote.copy(f"{registry.host}/app:v1", [f"{registry2.host}/prod/app:v1"])
 
-    for subject in (image.digest, sbom["digest"]):
+    for subject, referrer in ((image.digest, sbom["digest"]), (sbom["digest"], sig["digest"])):
         tag = f"sha256-{_hex(subject)}"
-        assert get_manifest(registry2, "prod/app", tag) == get_manifest(registry, "app", tag)
+        source_index = get_manifest(registry, "app", tag)
+        assert source_index is not None  # else both sides missing would compare equal
+        assert [m["digest"] for m in json.loads(source_index)["manifests"]] == [referrer]
+        assert get_manifest(registry2, "prod/app", tag) == source_index
 
 
 def test_attestations_on_the_children_of_an_index_arrive(

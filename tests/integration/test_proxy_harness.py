@@ -15,9 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import RegistryFactory
-from tests.harness import quirks
-from tests.harness.proxy import (
+from testkit import quirks
+from testkit.proxy import (
     Action,
     Forward,
     Handler,
@@ -29,7 +28,8 @@ from tests.harness.proxy import (
     Stall,
     Truncate,
 )
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
+from tests.conftest import RegistryFactory
 
 MiB = 1024 * 1024
 ProxyFactory = Callable[..., Proxy]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import oci_promote
+from testkit import quirks, skopeo
+from testkit.images import MIB, build_layout
+from testkit.proxy import Action, Forward, Headers, Proxy, RecordingServer, RequestView
+from testkit.registry import RunningRegistry
 from tests.conftest import RegistryFactory
-from tests.harness import quirks, skopeo
-from tests.harness.images import MIB, build_layout
-from tests.harness.proxy import Action, Forward, Headers, Proxy, RecordingServer, RequestView
-from tests.harness.registry import RunningRegistry
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_ecr_patch_201_and_no_digest_headers(
         assert not [e for e in dest.exchanges() if e.method in ("PUT", "POST", "PATCH")]
 
 
-@pytest.mark.parametrize("retry_after", ["0", "date"])
+@pytest.mark.parametrize("retry_after", ["0", pytest.param("date", marks=pytest.mark.slow)])
 def test_dockerhub_429s_are_waited_out(
     big_layer_image: tuple[Path, str], registry: RunningRegistry, registry2: RunningRegistry, retry_after: str
 ) -> None:

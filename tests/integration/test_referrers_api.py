@@ -1,4 +1,4 @@
-"""Referrers through the OCI 1.1 referrers API: olareg v0.1.2 (tests/harness/olareg.py).
+"""Referrers through the OCI 1.1 referrers API: olareg v0.1.2 (testkit/olareg.py).
 
 Signatures are made by the real tools (cosign in all three modes, oras, regctl) and checked
 at the DESTINATION by the same tools, in the three directions: olareg -> olareg (the
@@ -28,11 +28,11 @@ from oci_promote.referrers import ReferrerDescriptor, discover_referrers, referr
 from oci_promote.referrers.artifact_types import COSIGN_OCI11_SIGNATURE, COSIGN_SIGNATURE, SIGSTORE_BUNDLE
 from oci_promote.referrers.discover import DiscoveryOptions, api_listing
 from oci_promote.types.digest import parse_digest
-from tests.harness.olareg import OlaregRegistry
-from tests.harness.proxy import Forward, RequestView, Respond
-from tests.harness.quirks import oci_error
-from tests.harness.registry import AccessEntry, LogMark, RunningRegistry
-from tests.harness.signing import KeyPair, PushedImage, SigningWorld, get_manifest, list_tags, push_image
+from testkit.olareg import OlaregRegistry
+from testkit.proxy import Forward, RequestView, Respond
+from testkit.quirks import oci_error
+from testkit.registry import AccessEntry, LogMark, RunningRegistry
+from testkit.signing import KeyPair, PushedImage, SigningWorld, get_manifest, list_tags, push_image
 
 SPDX = "application/spdx+json"
 SIGNATURE = "application/vnd.example.signature"

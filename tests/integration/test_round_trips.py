@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 import oci_promote
 from bench.relay import DelayLine, SeenRequest
 from bench.report import kind, waves
-from tests.harness.images import build_layout
-from tests.harness.registry import RunningRegistry
-from tests.harness.signing import SigningWorld
+from testkit.images import build_layout
+from testkit.registry import RunningRegistry
+from testkit.signing import SigningWorld
 
-DELAY = 0.060  # each way: sequential requests start >= 120 ms apart, concurrent ones a few ms
+DELAY = 0.150  # each way: sequential requests start >= 300 ms apart, concurrent ones a few ms
+#: (that many ms of scheduling jitter on a loaded machine still do not split a round trip)
 
 
 def _promote_over_the_line(
@@ -40,6 +43,7 @@ def _named(wave: list[SeenRequest]) -> set[str]:
     return {f"{r.relay}: {kind(r.method, r.path)}" for r in wave}
 
 
+@pytest.mark.slow  # a dozen round trips of 300 ms
 def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
     tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
@@ -52,6 +56,8 @@ def test_the_source_and_the_destination_are_asked_in_the_same_first_round_trip(
     assert len(before) <= 4, [sorted(_named(w)) for w in before]
 
 
+@pytest.mark.peers  # cosign and oras sign
+@pytest.mark.slow  # about 20 round trips of 300 ms
 def test_referrers_are_written_together_not_one_after_another(
     tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:
@@ -82,6 +88,7 @@ def test_referrers_are_written_together_not_one_after_another(
     )
     before_tag = waves(timeline[:tag_put], DELAY)
     # the image (source reads, inventory, blobs), then the referrers: blobs (HEAD, POST, PUT),
-    # manifests in two depths, then indexes and digest tags (read, write, read
-    # back): 19 here, was 48 round trips before the tag, the referrers one write at a time
-    assert len(before_tag) <= 24, [sorted(_named(w)) for w in before_tag]
+    # manifests in two depths, then indexes and digest tags (read, write, read back): 19, as
+    # the README says, or 20 when one referrer blob's upload starts a round trip after the
+    # others (1 run in 13 here); was 48 before the tag, the referrers one write at a time
+    assert len(before_tag) <= 20, [sorted(_named(w)) for w in before_tag]

@@ -13,10 +13,10 @@ import pytest
 
 import oci_promote
 from oci_promote.errors import PromoteError
-from tests.harness import quirks
-from tests.harness.images import build_layout
-from tests.harness.proxy import Action, Forward, Proxy, RequestView, Stall
-from tests.harness.registry import RunningRegistry
+from testkit import quirks
+from testkit.images import build_layout
+from testkit.proxy import Action, Forward, Proxy, RequestView, Stall
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import V3, WRITES, cli, seed
 
 #: regclient-testrepo's v3: 9 blobs, 4 platform manifests under one index.
@@ -42,6 +42,7 @@ def test_two_tags_in_one_repository_upload_each_blob_once(
     assert result.stdout.splitlines() == [f"{registry2.host}/prod/api@{V3}"] * 2
 
 
+@pytest.mark.slow
 def test_a_rerun_after_an_interrupted_copy_sends_no_blob_again(
     registry: RunningRegistry, registry2: RunningRegistry
 ) -> None:

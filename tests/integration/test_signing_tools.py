@@ -31,8 +31,8 @@ from oci_promote.storage import Storage, StoredManifest
 from oci_promote.types.digest import compute, parse_digest
 from oci_promote.types.location import parse_location
 from oci_promote.types.media import Descriptor
-from tests.harness.registry import RunningRegistry
-from tests.harness.signing import SigningWorld, get_manifest, list_tags, push_image
+from testkit.registry import RunningRegistry
+from testkit.signing import SigningWorld, get_manifest, list_tags, push_image
 
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 COSIGN_OCI11 = "application/vnd.dev.cosign.artifact.sig.v1+json"

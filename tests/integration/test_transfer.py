@@ -14,9 +14,9 @@ import pytest
 import oci_promote
 from oci_promote.transport.client import READ_SIZE, use_large_reads
 from oci_promote.transport.tls import _tls_context, tls_context
-from tests.harness.images import OCI_MANIFEST, build_layout
-from tests.harness.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
-from tests.harness.registry import RunningRegistry
+from testkit.images import OCI_MANIFEST, build_layout
+from testkit.proxy import Action, Forward, Headers, Proxy, RequestView, Reset
+from testkit.registry import RunningRegistry
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
@@ -136,7 +136,7 @@ def test_bytes_in_flight_show_progress_inside_one_large_blob(
     """Progress must move while a single big blob streams, not only when it completes."""
 
     from oci_promote.frontend.present import Progress
-    from tests.harness import quirks
+    from testkit import quirks
 
     layout = tmp_path / "layout"
     build_layout(layout, "v1", ["amd64"], 1, 4 * 1024 * 1024)

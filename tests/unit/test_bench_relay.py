@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 
 from bench.relay import DelayLine
-from tests.harness.http_thread import LoopbackHTTPServer
+from testkit.http_thread import LoopbackHTTPServer
 
 DELAY = 0.030
 

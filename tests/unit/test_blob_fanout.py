@@ -226,9 +226,15 @@ def test_three_registries_read_each_source_blob_once(hub: MemoryRegistry) -> Non
 
 
 def test_one_place_of_the_limiter_feeds_every_destination(hub: MemoryRegistry) -> None:
+    """With one job at a time the fan-out must neither deadlock nor starve a destination: each
+    ends with the source's tag on the source's digest and every blob, read once."""
     targets = dests("a", "b", "c")
-    copy(hub.storage("app"), "v1", targets, jobs=1)
-    assert all(storage._repo.tags for storage, _ in targets)
+    result = copy(hub.storage("app"), "v1", targets, jobs=1)
+    source = hub.repositories["app"]
+    assert source_reads(hub) == blob_count()
+    for storage, _ in targets:
+        assert storage._repo.tags == {"v1": source.tags["v1"]} and str(source.tags["v1"]) == result.digest
+        assert storage._repo.blobs == source.blobs and storage._repo.manifests == source.manifests
 
 
 class SlowToOpen(MemoryStorage):

@@ -235,4 +235,7 @@ def test_a_protected_tag_on_another_digest_stops_the_copy_before_any_write(
     assert dst.repositories["prod/app"].tags["v1"] == old
     copy(hub.storage("app"), "v1", dests, protect=("release-*",))
     assert dst.repositories["prod/app"].tags["v1"] == image
-    copy(hub.storage("app"), "v1", dests, protect=("*",))  # the same digest: a no-op
+    before = len(dst.writes())
+    again = copy(hub.storage("app"), "v1", dests, protect=("*",))  # the same digest: a no-op
+    assert len(dst.writes()) == before and all(d.up_to_date for d in again.destinations)
+    assert dst.repositories["prod/app"].tags["v1"] == image

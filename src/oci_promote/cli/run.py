@@ -7,7 +7,6 @@ failure is also a JSON object on stdout (`error`, `exit_code`, `tags_moved`).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import json
 import logging
@@ -15,9 +14,12 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+import anyio
 
 from ..api import copy_async, resolve_digest_async
+from ..concurrency import alongside
 from ..errors import AuthenticationError, ManifestError, PromoteError, UsageError
 from ..frontend.present import summary_line
 from ..frontend.settings import Settings, env_name
@@ -78,32 +80,39 @@ def run_interruptible(work: Callable[[], Awaitable[T]]) -> T:
     then raises `Interrupted`. A second signal during that clean-up exits at once."""
     received: list[int] = []
 
-    async def main() -> T:
-        loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
+    async def main() -> tuple[T | None, bool]:
+        work_scope = anyio.CancelScope()
 
-        def on_signal(signum: int) -> None:
-            if received:
-                os._exit(EXIT_CODES[signal.Signals(received[0])])
-            received.append(signum)
-            task.cancel()
+        async def cancellable() -> T | None:
+            with work_scope:
+                return await work()
+            return None  # cancelled by the first signal
 
-        for signum in EXIT_CODES:
-            loop.add_signal_handler(signum, on_signal, signum)
         try:
-            return await work()
+            with anyio.open_signal_receiver(*EXIT_CODES) as signals:
+
+                async def watch() -> None:
+                    async for signum in signals:
+                        if received:
+                            os._exit(EXIT_CODES[signal.Signals(received[0])])
+                        received.append(signum)
+                        work_scope.cancel()
+
+                value = await alongside(cancellable, watch)
+                return value, work_scope.cancelled_caught
         finally:
             for signum in EXIT_CODES:
-                loop.remove_signal_handler(signum)
                 signal.signal(signum, raise_interrupted)
 
     try:
-        return asyncio.run(main())
+        value, cancelled = anyio.run(main)
     except BaseException:
         if received:
             raise Interrupted(received[0]) from None
         raise
+    if cancelled:
+        raise Interrupted(received[0])
+    return cast(T, value)
 
 
 def _explain(e: PromoteError, settings: Settings) -> str:

@@ -9,7 +9,6 @@ so an outer operation never retries it again: a request is attempted at most
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+
+import anyio
 
 from ..errors import PromoteError, RegistryError, TransportError
 
@@ -57,7 +58,7 @@ class RetryPolicy:
         return True
 
     async def pause(self, attempt: int, retry_after: str | None = None) -> None:
-        await asyncio.sleep(self.delay(attempt, retry_after))
+        await anyio.sleep(self.delay(attempt, retry_after))
 
     def start(self, what: str) -> Attempts:
         """The attempts of one operation (one request, one download, one upload)."""

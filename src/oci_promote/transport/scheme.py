@@ -14,11 +14,12 @@ plain HTTP and local or named by the user.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 from collections.abc import Collection
 from typing import Literal
+
+import anyio
 
 from ..types.reference import is_loopback_registry
 from .tls import probe_context
@@ -56,14 +57,15 @@ async def speaks_tls(registry: str, timeout: float) -> bool | None:
     """Whether `registry`'s port completes a TLS handshake; None when it cannot be reached."""
     host, port = _host_port(registry)
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, ssl=probe_context(), server_hostname=host), timeout
-        )
-    except (ssl.SSLError, ConnectionResetError, ConnectionAbortedError, asyncio.IncompleteReadError):
+        with anyio.fail_after(timeout):
+            stream = await anyio.connect_tcp(
+                host, port, tls=True, ssl_context=probe_context(), tls_hostname=host
+            )
+    except (ssl.SSLError, anyio.BrokenResourceError, ConnectionResetError, ConnectionAbortedError):
         return False  # it answered the handshake with something else: plain HTTP
-    except (OSError, asyncio.TimeoutError):
+    except OSError:  # refused, unreachable, or TimeoutError
         return None
-    writer.transport.abort()
+    await anyio.aclose_forcefully(stream)
     return True
 
 
@@ -75,7 +77,7 @@ class SchemeChoice:
         self.plan = plan
         self.timeout = min(timeout, 10.0)
         self._scheme: str | None = None if plan == "https-or-http" else plan
-        self._lock = asyncio.Lock()
+        self._lock = anyio.Lock()
 
     async def scheme(self) -> str:
         if self._scheme is None:

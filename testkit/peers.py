@@ -4,7 +4,7 @@
 into ``.tools/bin`` of the checkout (never on the user's PATH); cosign is built there too for
 the signature work. Every call runs in a private, empty HOME / DOCKER_CONFIG / REGCTL_CONFIG,
 so the host's credentials and settings never matter, and talks plain HTTP to the loopback
-registries of :mod:`tests.harness.registry`:
+registries of :mod:`testkit.registry`:
 
 * crane: ``--insecure`` (ggcr would pick HTTP for 127.0.0.1 anyway);
 * regctl: ``--host reg=HOST,tls=disabled`` per call, the stateless form of
@@ -12,7 +12,7 @@ registries of :mod:`tests.harness.registry`:
 * oras: ``--plain-http`` (``--from-plain-http``/``--to-plain-http`` for ``oras cp``).
 
 The registry serving the OCI 1.1 referrers API is olareg v0.1.2, also built by
-``scripts/setup.sh`` (see :mod:`tests.harness.olareg`); distribution 2.8.2 (Debian's
+``scripts/setup.sh`` (see :mod:`testkit.olareg`); distribution 2.8.2 (Debian's
 ``docker-registry``, without the API) is the other registry of the tests.
 """
 
@@ -29,28 +29,25 @@ from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
-TOOLS_BIN = Path(__file__).resolve().parents[2] / ".tools" / "bin"
+from .versions import PeerMissingError, go_binary
+
 #: The peers the interop tests and the bench run; cosign is installed but used elsewhere.
 PEER_NAMES = ("crane", "regctl", "oras")
 REF_NAME = "org.opencontainers.image.ref.name"
 
 
-class PeerMissingError(RuntimeError):
-    """A Go peer is not built; the message says how to build it."""
-
-
-def peer_binary(name: str) -> Path:
-    """The path of a built peer, or PeerMissingError saying how to get it."""
-    path = TOOLS_BIN / name
-    if not os.access(path, os.X_OK):
-        raise PeerMissingError(
-            f"{name} not found at {path}: run scripts/setup.sh (it builds the Go peers with `go install`)"
-        )
-    return path
+peer_binary = go_binary
 
 
 def missing_peers() -> list[str]:
-    return [name for name in PEER_NAMES if not os.access(TOOLS_BIN / name, os.X_OK)]
+    """The peers not built at their pinned versions."""
+    missing = []
+    for name in PEER_NAMES:
+        try:
+            go_binary(name)
+        except PeerMissingError:
+            missing.append(name)
+    return missing
 
 
 def peer_env(root: Path) -> dict[str, str]:

@@ -3,7 +3,7 @@
 The self-test workflow seeds its registry service containers from it, where the shared
 fixtures are not available; tests/action checks that the action copies it.
 
-    python3 tests/action/make_layout.py DIR [TAG]
+    python3 testkit/make_layout.py DIR [TAG]
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Proxy handlers that make a real registry behave like GHCR, ECR, Docker Hub, a CDN-backed
-registry, or a bad network. Use with :class:`tests.harness.proxy.Proxy`::
+registry, or a bad network. Use with :class:`testkit.proxy.Proxy`::
 
     with Proxy(registry.url, quirks.ecr()) as proxy: ...
 

@@ -32,8 +32,8 @@ from typing import Any, Literal
 from .images import OCI_INDEX, OCI_MANIFEST, build_layout
 from .registry import RunningRegistry
 from .skopeo import copy_oci_to_registry
+from .versions import go_binary
 
-TOOLS_BIN = Path(__file__).resolve().parents[2] / ".tools" / "bin"
 COSIGN_PASSWORD = "test-key-password"
 #: An empty sigstore trusted root: enough for key-based verification of bundles, and it stops
 #: cosign from fetching the public-good instance's root over TUF.
@@ -55,15 +55,7 @@ SPDX_DOCUMENT = {
 }
 
 
-class ToolMissingError(RuntimeError):
-    pass
-
-
-def tool(name: str) -> Path:
-    path = TOOLS_BIN / name
-    if not os.access(path, os.X_OK):
-        raise ToolMissingError(f"{name} not found at {path}: run scripts/setup.sh (builds the Go peers)")
-    return path
+tool = go_binary
 
 
 @dataclass(frozen=True)

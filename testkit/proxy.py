@@ -2,7 +2,7 @@
 
 Why a proxy and not a fake registry: the registry behaviour under test stays the real CNCF
 distribution; only what *other* registries or a bad network do differently is injected here
-(see :mod:`tests.harness.quirks`).
+(see :mod:`testkit.quirks`).
 
 The proxy runs its own asyncio loop in a background thread, so synchronous pytest tests
 (and the code under test, whatever its concurrency) can use it. For every request a
@@ -536,20 +536,23 @@ class Proxy:
                 raise h11.RemoteProtocolError(f"unexpected {event!r} in request body")
             ex.request_bytes += len(event.data)
         headers = dict(action.headers)
-        if not any(k.lower() == "content-length" for k in headers):
+        if not any(k.lower() in ("content-length", "transfer-encoding") for k in headers):
             headers["Content-Length"] = str(len(action.body))
         if not keep_alive:
             headers["Connection"] = "close"
         ex.status, ex.response_headers = action.status, _lower_dict(headers.items())
-        body = action.body if ex.method != "HEAD" else b""
-        ex.response_bytes = len(body)
+        body = memoryview(action.body if ex.method != "HEAD" else b"")
         await client.send(
             h11.Response(
                 status_code=action.status, headers=list(headers.items()), reason=_reason(action.status)
             )
         )
-        if body:
-            await client.send(h11.Data(data=body))
+        # In pieces, each counted before it is written, and written only as fast as the client
+        # reads: `response_bytes` then tells a client that stops early from one that reads all.
+        for start in range(0, len(body), _READ_SIZE):
+            piece = body[start : start + _READ_SIZE]
+            ex.response_bytes += len(piece)
+            await client.send(h11.Data(data=piece))
         await client.send(h11.EndOfMessage())
         return keep_alive
 

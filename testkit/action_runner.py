@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 ACTION_YML = REPO_ROOT / "action.yml"
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 #: A workflow command as both GitHub's runner and act read it: act wants properties after a
@@ -302,7 +302,7 @@ class ActionRunner:
         failed = False
         for index, step in enumerate(self.action["runs"]["steps"]):
             unsupported = set(step) - _STEP_KEYS
-            assert not unsupported, f"step {index}: {unsupported} not emulated by tests/action/runner.py"
+            assert not unsupported, f"step {index}: {unsupported} not emulated by testkit/action_runner.py"
             step_id = step.get("id", f"__step{index}")
             context = _Context(resolved_inputs, self.github, self.runner_temp, steps, process_env)
             if not context.condition(str(step.get("if", "success()")), failed):
@@ -375,7 +375,9 @@ class ActionRunner:
         self, index: int, step: Mapping[str, Any], context: _Context
     ) -> tuple[int, dict[str, str], CacheCall]:
         action, _, ref = str(step["uses"]).partition("@")
-        assert action in _CACHE_ACTIONS, f"step {index}: uses {action} not emulated by tests/action/runner.py"
+        assert action in _CACHE_ACTIONS, (
+            f"step {index}: uses {action} not emulated by testkit/action_runner.py"
+        )
         assert re.fullmatch(r"[0-9a-f]{40}", ref), f"step {index}: {action} is not pinned by commit"
         with_ = {k: context.substitute(str(v)) for k, v in (step.get("with") or {}).items()}
         assert set(with_) <= {"path", "key"}, f"step {index}: {action} inputs not emulated: {set(with_)}"
@@ -433,7 +435,7 @@ class _Context:
                 value = statuses[term]
             else:
                 comparison = re.fullmatch(r"(\S+)\s*(==|!=)\s*'([^']*)'", term)
-                assert comparison, f"if: term not emulated by tests/action/runner.py: {term!r}"
+                assert comparison, f"if: term not emulated by testkit/action_runner.py: {term!r}"
                 equal = self.evaluate(comparison.group(1)) == comparison.group(3)
                 value = equal if comparison.group(2) == "==" else not equal
             result = result and (not value if negate else value)
@@ -456,4 +458,4 @@ class _Context:
             return self.env.get(parts[1], "")
         if head == "steps" and len(parts) == 4 and parts[2] == "outputs":
             return self.steps.get(parts[1], {}).get(parts[3], "")
-        raise AssertionError(f"expression not emulated by tests/action/runner.py: ${{{{ {expression} }}}}")
+        raise AssertionError(f"expression not emulated by testkit/action_runner.py: ${{{{ {expression} }}}}")

@@ -8,8 +8,8 @@ Go peers. It serves plain HTTP on a free loopback port, stores in a temporary di
 untagged referrers must stay where they were written).
 
 olareg writes no access log, so every request goes through the recording proxy of
-:mod:`tests.harness.proxy`: :class:`OlaregRegistry` has the shape of
-:class:`tests.harness.registry.RunningRegistry` (``host``, ``url``, ``ref``, ``client``,
+:mod:`testkit.proxy`: :class:`OlaregRegistry` has the shape of
+:class:`testkit.registry.RunningRegistry` (``host``, ``url``, ``ref``, ``client``,
 ``creds``, ``access_log``, ``mark``, ``requests_since``, ``stop``), with ``host``/``url``
 naming the proxy, so the same helpers and Go tools work on either registry. The olareg
 process itself is at ``direct_url`` (the proxy's upstream), for a proxy of a test's own.
@@ -31,9 +31,7 @@ import httpx
 
 from .proxy import Handler, Proxy
 from .registry import HARNESS_USER_AGENT, AccessEntry, LogMark, _die_with_parent, free_port, stop_process
-
-OLAREG_BINARY = Path(__file__).resolve().parents[2] / ".tools" / "bin" / "olareg"
-OLAREG_VERSION = "v0.1.2"
+from .versions import go_binary
 
 
 @dataclass
@@ -73,7 +71,7 @@ class OlaregRegistry:
         return httpx.Client(base_url=self.url, headers=headers, **kwargs)
 
     def set_handler(self, handler: Handler | None) -> None:
-        """Put a quirk in front of olareg (see :mod:`tests.harness.quirks`)."""
+        """Put a quirk in front of olareg (see :mod:`testkit.quirks`)."""
         self.proxy.set_handler(handler)
 
     def access_log(self) -> list[AccessEntry]:
@@ -124,8 +122,7 @@ def start_olareg(
     tmp_path: Path, *, referrers_api: bool = True, startup_timeout: float = 15.0
 ) -> OlaregRegistry:
     """Start olareg in a fresh directory under ``tmp_path`` and wait until ``/v2/`` answers."""
-    if not OLAREG_BINARY.exists():
-        raise RuntimeError(f"olareg not found at {OLAREG_BINARY}: run scripts/setup.sh (it builds it)")
+    go_binary("olareg")  # built at its pinned version, or a line saying how
     tmp_path.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="olareg-", dir=tmp_path))
     for _attempt in range(3):
@@ -140,7 +137,7 @@ def _launch(workdir: Path, port: int, referrers_api: bool, timeout: float) -> Ol
     storage = workdir / "storage"
     log_path = workdir / "olareg.log"
     log = log_path.open("wb")
-    args = [str(OLAREG_BINARY), "serve", "--addr", "127.0.0.1", "--port", str(port)]
+    args = [str(go_binary("olareg")), "serve", "--addr", "127.0.0.1", "--port", str(port)]
     args += ["--dir", str(storage), "--store-type", "dir", "--gc-frequency=-1s", "--api-delete"]
     args += [f"--api-referrer={'true' if referrers_api else 'false'}", "-v", "info"]
     process = subprocess.Popen(
