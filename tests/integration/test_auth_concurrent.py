@@ -4,7 +4,7 @@ several repositories of one registry at once)."""
 
 from __future__ import annotations
 
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import V3, cli, seed
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import quirks
-from tests.harness.proxy import Action, Forward, Proxy, RequestView
-from tests.harness.registry import AccessEntry, RunningRegistry
-from tests.harness.signing import PushedImage, SigningWorld, push_image
+from testkit import quirks
+from testkit.proxy import Action, Forward, Proxy, RequestView
+from testkit.registry import AccessEntry, RunningRegistry
+from testkit.signing import PushedImage, SigningWorld, push_image
 from tests.integration.test_cli import cli
 
 WRITES = ("PUT", "POST", "PATCH", "DELETE")

@@ -7,9 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from tests.harness import quirks
-from tests.harness.proxy import Action, Forward, Proxy, RequestView
-from tests.harness.registry import AccessEntry, RunningRegistry
+from testkit import quirks
+from testkit.proxy import Action, Forward, Proxy, RequestView
+from testkit.registry import AccessEntry, RunningRegistry
 from tests.integration.test_cli import V3, cli, seed
 from tests.integration.test_release_cli import list_tags
 
