@@ -109,10 +109,14 @@ def _explain(e: PromoteError, settings: Settings) -> str:
     """The error's line, with what only the CLI knows: which flag supplies credentials, which reference."""
     text = str(e)
     if isinstance(e, AuthenticationError):
-        role = "src" if e.registry and e.registry == _source_registry(settings) else "dest"
+        # The engine prefixes what a destination did; a registry can be source and destination.
+        at_source = not text.startswith("destination ") and e.registry == _source_registry(settings)
+        role = "src" if e.registry and at_source else "dest"
         flag = f"--{role}-creds (or {env_name(role + '_creds')})"
         if e.credentials_sent:
             text += f"; the credentials came from {flag} or the Docker config: check them"
+        elif "or pass credentials" in text:  # the library's advice already names `docker login`
+            text = text.replace("or pass credentials", f"or pass {flag}")
         else:
             text += f"; credentials come from {flag}, or `docker login {e.registry or 'HOST'}`"
     elif isinstance(e, ManifestError) and settings.source and settings.source not in text:

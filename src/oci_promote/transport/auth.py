@@ -5,7 +5,8 @@ A request's scope is read off its own URL (`/v2/<name>/...`, plus the mount
 so one token covers the HEADs and the pushes of a destination. Tokens are cached
 per scope and renewed shortly before they expire. Once a registry is known to
 want Basic or Bearer, credentials are sent up front and the 401 round trip is
-saved. Credentials only ever go to the registry itself and its token realm, and
+saved; a request sent before that was learnt is still answered with credentials.
+Credentials only ever go to the registry itself and its token realm, and
 never to a plain-HTTP realm of an HTTPS registry.
 """
 
@@ -73,6 +74,7 @@ class RegistryAuth(httpx.Auth):
             await token_response.aread()
             self._store_token(token_response, scopes)
         self._authorize(request, scopes)
+        sent_with = request.headers.get("Authorization")
         response = yield request
         if response.status_code != 401:
             return
@@ -80,8 +82,10 @@ class RegistryAuth(httpx.Auth):
         if challenge is None:
             return
         if challenge.scheme == "basic":
-            if self.credential is None or self._scheme == "basic":
-                return  # nothing (new) to offer: let the 401 surface
+            if self.credential is None or sent_with == _basic(self.credential):
+                # Nothing new to offer: let the 401 surface. A request that went out before
+                # Basic was known (several first requests at once) is retried like the first.
+                return
             self._scheme = "basic"
         else:
             # A 401 with a cached token means it lapsed or was revoked: fetch anew.
