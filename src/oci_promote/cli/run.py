@@ -28,6 +28,7 @@ from . import diff as cli_diff
 from .args import build_parser
 from .progress import Observer
 from .signals import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
+from .usage import parse_args
 
 log = logging.getLogger("oci_promote")
 T = TypeVar("T")
@@ -144,7 +145,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     # The objects made by importing live until exit: keep the cyclic GC from walking them
     # again in every full collection and at exit (about 40 ms of a short copy).
     gc.freeze()
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args)
     use_large_reads()
     as_json = bool(getattr(args, "json", False)) and args.command == "copy"
