@@ -25,8 +25,10 @@ from ..transport.referrers_api import ApiUnavailable, ReferrersPage
 from ..types.digest import Digest, DigestVerifier, compute, parse_digest
 from ..types.location import LAYOUT_PREFIX, REF_NAME
 from ..types.media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object
+from ..types.referrer import ReferrerDescriptor
 from .base import BodyFactory, Storage, StoredManifest, TagPage
 from .layout_files import create_once, update_index, writing
+from .layout_referrers import scan_subjects
 
 _CHUNK = 1024 * 1024
 _LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -36,6 +38,9 @@ class LayoutStorage:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = anyio.Lock()
+        #: Set once opened as a source: then its referrers are found by their `subject`.
+        self._referrers: dict[Digest, tuple[ReferrerDescriptor, ...]] | None = None
+        self._is_source = False
 
     @property
     def description(self) -> str:
@@ -52,6 +57,7 @@ class LayoutStorage:
         if not (self.path / "oci-layout").is_file() or not (self.path / "index.json").is_file():
             raise UsageError(f"{self.path} is not an OCI image layout (no oci-layout or index.json)")
         self._entries()
+        self._is_source = True
 
     def check_destination(self) -> None:
         """A destination is a layout, or a directory to make one in: missing or empty."""
@@ -195,7 +201,14 @@ class LayoutStorage:
     async def get_referrers(
         self, subject: Digest, artifact_type: str | None, url: str | None
     ) -> ReferrersPage | ApiUnavailable:
-        return ApiUnavailable("an OCI layout keeps referrers in index.json and ref.name tags")
+        if not self._is_source:  # a destination keeps its referrers in ref.name tags, as it writes them
+            return ApiUnavailable("an OCI layout keeps referrers in index.json and ref.name tags")
+        if self._referrers is None:
+            self._referrers = await anyio.to_thread.run_sync(scan_subjects, self.path)
+        found = self._referrers.get(subject, ())
+        if artifact_type is not None:
+            found = tuple(d for d in found if d.artifact_type == artifact_type)
+        return ReferrersPage(found, filtered=artifact_type is not None)
 
     @property
     def indexes_referrers(self) -> bool:
