@@ -16,7 +16,7 @@ import anyio
 
 from ..concurrency import DEFAULT_JOBS, both, gather
 from ..errors import DigestMismatchError, PromoteError, ProtectedTagError
-from ..events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, ignore
+from ..events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, plain_callback
 from ..forensics.mismatch import explain_mismatch
 from ..referrers.carry import ReferrerOptions, find_referrers
 from ..referrers.model import Referrer
@@ -76,7 +76,7 @@ async def run_copy(
     repository), to name the causes of a mismatch. `protect`: tag patterns that
     must not move to another digest (checked before anything is written).
     """
-    emit = on_event or ignore
+    emit = plain_callback(on_event)
     started = time.monotonic()
     labels = tuple(e.label for e in endpoints)
     where = source.description

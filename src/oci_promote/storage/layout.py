@@ -70,12 +70,12 @@ class LayoutStorage:
 
     def default_target(self) -> str:
         """The digest of the layout's only image, for `oci:PATH` with no tag or digest."""
-        entries = self._entries()
-        if len(entries) != 1:
+        digests = sorted({str(_entry_digest(e, self.path)) for e in self._entries()})
+        if len(digests) != 1:  # one image under two tags is still one image
             raise UsageError(
-                f"{self.path} holds {len(entries)} images; name one with oci:PATH:TAG or oci:PATH@DIGEST"
+                f"{self.path} holds {len(digests)} images; name one with oci:PATH:TAG or oci:PATH@DIGEST"
             )
-        return str(_entry_digest(entries[0], self.path))
+        return digests[0]
 
     # -- blobs --------------------------------------------------------------------------
 

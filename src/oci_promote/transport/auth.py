@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, PromoteError
 from .challenge import Challenge, parse_challenges
 from .credentials import Credential
 
@@ -46,6 +46,9 @@ class RegistryAuth(httpx.Auth):
         self._scheme: str | None = None
         self._bearer: Challenge | None = None
         self._tokens: dict[frozenset[str], _Token] = {}
+        #: Why there is no credential although the Docker config promised one (a missing
+        #: helper); raised when the registry asks for credentials, never before.
+        self.unavailable: PromoteError | None = None
 
     def declare(self, repository: str, actions: str, *, also: tuple[str, ...] = ()) -> None:
         """Say up front what a repository will need (`pull` or `pull,push`), plus extra scopes."""
@@ -82,6 +85,8 @@ class RegistryAuth(httpx.Auth):
         if challenge is None:
             return
         if challenge.scheme == "basic":
+            if self.credential is None and self.unavailable is not None:
+                raise self.unavailable
             if self.credential is None or sent_with == _basic(self.credential):
                 # Nothing new to offer: let the 401 surface. A request that went out before
                 # Basic was known (several first requests at once) is retried like the first.
@@ -152,6 +157,8 @@ class RegistryAuth(httpx.Auth):
 
     def _store_token(self, response: httpx.Response, scopes: frozenset[str]) -> None:
         if response.status_code in (401, 403):
+            if self.credential is None and self.unavailable is not None:
+                raise self.unavailable  # anonymous was worth a try (public images); now say why
             raise AuthenticationError(
                 f"the token service for {self.registry} refused the credentials (HTTP {response.status_code})"
                 if self.credential
