@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ..api import copy_async, resolve_digest_async
 from ..errors import AuthenticationError, ManifestError, PromoteError, UsageError
-from ..frontend.present import summary_line
+from ..frontend.present import referrers_found_line, summary_line
 from ..frontend.settings import Settings, env_name
 from ..result import CopyResult
 from ..transport.client import use_large_reads
@@ -57,7 +57,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     log.setLevel(logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
 
 
-def _print_copy(result: CopyResult, as_json: bool) -> None:
+def _print_copy(result: CopyResult, as_json: bool, types: Sequence[str] = ()) -> None:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     elif not result.dry_run:
@@ -65,6 +65,8 @@ def _print_copy(result: CopyResult, as_json: bool) -> None:
             print(dest.pinned)
     for dest in result.destinations:
         log.info("%s", summary_line(dest, result.dry_run))
+    if (found := referrers_found_line(result, types)) is not None:
+        log.info("%s", found)
     if result.dry_run and not as_json:
         for dest in result.destinations:
             print(
@@ -159,7 +161,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             options = settings.to_options()
             with observer:
                 result = run_interruptible(lambda: copy_async(options, on_event=observer))
-            _print_copy(result, as_json)
+            _print_copy(result, as_json, options.referrer_types)
         else:
             source = settings
             print(
