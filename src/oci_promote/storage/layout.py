@@ -62,7 +62,10 @@ class LayoutStorage:
     def check_destination(self) -> None:
         """A destination is a layout, or a directory to make one in: missing or empty."""
         if (self.path / "oci-layout").is_file():
-            self._entries()
+            try:
+                self._entries()
+            except ManifestError as e:  # the destination named is unusable: a usage error
+                raise UsageError(f"destination {self.description}: {e}") from None
         elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise UsageError(
                 f"{self.path} exists and is not an OCI image layout; name a new or empty directory"
