@@ -127,6 +127,7 @@ def test_a_missing_source_blob_names_the_source_and_writes_no_manifest(
         copy(hub.storage("app"), "v1", [(dst.storage("x"), "v1")], jobs=1)
     message = str(caught.value)
     assert message.startswith("source: ") and str(victim) in message  # not the destination's fault
+    assert caught.value.destination is None
     assert "no tag was moved" in message
     assert not [w for w in dst.writes() if w[0] == "put_manifest"]
 

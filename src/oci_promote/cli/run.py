@@ -112,8 +112,8 @@ def _explain(e: PromoteError, settings: Settings) -> str:
     """The error's line, with what only the CLI knows: which flag supplies credentials, which reference."""
     text = str(e)
     if isinstance(e, AuthenticationError):
-        # The engine prefixes what a destination did; a registry can be source and destination.
-        at_source = not text.startswith("destination ") and e.registry == _source_registry(settings)
+        # The engine names the destination it failed at; a registry can be source and destination.
+        at_source = e.destination is None and e.registry == _source_registry(settings)
         role = "src" if e.registry and at_source else "dest"
         flag = f"--{role}-creds (or {env_name(role + '_creds')})"
         if e.credentials_sent:
