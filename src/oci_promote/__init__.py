@@ -127,6 +127,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """The lazy exports too, so `help()`, pydoc and IDEs list `copy`, `copy_async` and the rest."""
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",

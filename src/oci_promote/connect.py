@@ -15,7 +15,7 @@ from .options import DEFAULT_JOBS, ConnectOptions, Location
 from .storage import Storage
 from .storage.layout import LayoutStorage
 from .storage.registry import RegistryStorage
-from .transport.credentials import Credential, load_docker_credential
+from .transport.credentials import Credential, HelperMissingError, load_docker_credential
 from .transport.distribution import RegistryClient, open_client
 from .transport.upload import BlobUploader
 from .types.location import LayoutReference
@@ -33,11 +33,16 @@ class Connections:
         self._clients: dict[tuple[str, object], RegistryClient] = {}
         self._uploaders: dict[int, BlobUploader] = {}
         self._storages: dict[tuple[str, ...], Storage] = {}
+        #: Registries whose configured credential helper is missing: an error only if they ask.
+        self._missing: dict[str, HelperMissingError] = {}
 
     def credential(self, registry: str, explicit: Credential | None) -> Credential | None:
         if explicit is not None:
             return explicit
-        found = load_docker_credential(registry, config_path=self._config_file())
+        try:
+            found = load_docker_credential(registry, config_path=self._config_file())
+        except HelperMissingError as e:
+            found, self._missing[registry] = None, e
         if found is None and self.options.credential_provider is not None:
             found = self.options.credential_provider(registry)
         return found
@@ -47,6 +52,8 @@ class Connections:
         key = (registry, (credential.username, credential.password) if credential else None)
         if key not in self._clients:
             client = open_client(registry, credential, self.transport, max_connections=self.max_connections)
+            if credential is None:
+                client.auth.unavailable = self._missing.get(registry)
             self.stack.push_async_callback(client.aclose)
             self._clients[key] = client
         return self._clients[key]

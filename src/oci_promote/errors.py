@@ -47,13 +47,20 @@ class PromoteError(Exception):
     final = False
     destination: str | None = None
     tags_moved: tuple[str, ...] = ()
+    #: The source's error, though raised in a destination's work (a blob read for it):
+    #: `at_destination` then names the source and leaves `destination` None.
+    from_source = False
+    _placed = False
 
     def at_destination(self, label: str, after: str = "") -> None:
         """Name the destination the error happened at, and what the failure left behind (once)."""
-        if self.destination is not None or not self.args:
+        if self._placed or not self.args:
             return
-        self.destination = label
-        self.args = (f"destination {label}: {self.args[0]}" + (f"; {after}" if after else ""), *self.args[1:])
+        self._placed = True
+        if not self.from_source:
+            self.destination = label
+        where = "source" if self.from_source else f"destination {label}"
+        self.args = (f"{where}: {self.args[0]}" + (f"; {after}" if after else ""), *self.args[1:])
 
 
 class UsageError(PromoteError):

@@ -8,6 +8,7 @@ destination pinned by digest), as in results and error messages.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -100,3 +101,17 @@ EventCallback = Callable[[Event], None]
 
 def ignore(event: Event) -> None:
     """The callback of a caller that wants no events."""
+
+
+def plain_callback(on_event: EventCallback | None) -> EventCallback:
+    """`on_event`, refused if it is a coroutine function: the engine calls it and never awaits,
+    so an `async def` callback would get no event and leave "never awaited" warnings."""
+    if on_event is None:
+        return ignore
+    call = type(on_event).__call__  # an object with an `async def __call__`
+    if inspect.iscoroutinefunction(on_event) or inspect.iscoroutinefunction(call):
+        raise TypeError(
+            f"on_event must be a plain function, not a coroutine function ({on_event!r}); "
+            "to await work per event, put the events on an asyncio.Queue from a plain function"
+        )
+    return on_event

@@ -51,6 +51,9 @@ class CopyResult:
     media_type: str
     dry_run: bool
     destinations: list[DestinationResult] = field(default_factory=list)
+    #: Referrers found at the source (before --referrer-type), and how many the copy kept.
+    referrers_found: int = 0
+    referrers_kept: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -117,7 +117,7 @@ def test_a_failure_after_every_tag_moved_names_them_all(hub: MemoryRegistry, ima
     assert caught.value.tags_moved == ("dst/a:v1", "dst/b:v1")
 
 
-def test_a_missing_source_blob_names_the_destination_and_writes_no_manifest(
+def test_a_missing_source_blob_names_the_source_and_writes_no_manifest(
     hub: MemoryRegistry, image: Digest
 ) -> None:
     victim = next(iter(hub.repositories["app"].blobs))
@@ -126,7 +126,8 @@ def test_a_missing_source_blob_names_the_destination_and_writes_no_manifest(
     with pytest.raises(IncompleteSourceError) as caught:
         copy(hub.storage("app"), "v1", [(dst.storage("x"), "v1")], jobs=1)
     message = str(caught.value)
-    assert message.startswith("destination dst/x:v1: ") and str(victim) in message
+    assert message.startswith("source: ") and str(victim) in message  # not the destination's fault
+    assert caught.value.destination is None
     assert "no tag was moved" in message
     assert not [w for w in dst.writes() if w[0] == "put_manifest"]
 

@@ -64,6 +64,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return anyio.run(_verify, args, settings)
     except PromoteError as e:
         print(f"oci-promote: error: {e}", file=sys.stderr)
+        if args.json:  # every --json run prints one object, a failed one too
+            print(json.dumps({"error": str(e), "exit_code": _ERROR}, indent=2))
         return _ERROR
 
 

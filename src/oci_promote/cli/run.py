@@ -21,7 +21,7 @@ import anyio
 from ..api import copy_async, resolve_digest_async
 from ..concurrency import alongside
 from ..errors import AuthenticationError, ManifestError, PromoteError, UsageError
-from ..frontend.present import summary_line
+from ..frontend.present import referrers_found_line, summary_line
 from ..frontend.settings import Settings, env_name
 from ..result import CopyResult
 from ..transport.client import use_large_reads
@@ -31,6 +31,7 @@ from . import release as cli_release
 from .args import build_parser
 from .progress import Observer
 from .signals import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
+from .usage import parse_args
 
 log = logging.getLogger("oci_promote")
 T = TypeVar("T")
@@ -59,7 +60,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     log.setLevel(logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO)
 
 
-def _print_copy(result: CopyResult, as_json: bool) -> None:
+def _print_copy(result: CopyResult, as_json: bool, types: Sequence[str] = ()) -> None:
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     elif not result.dry_run:
@@ -67,6 +68,8 @@ def _print_copy(result: CopyResult, as_json: bool) -> None:
             print(dest.pinned)
     for dest in result.destinations:
         log.info("%s", summary_line(dest, result.dry_run))
+    if (found := referrers_found_line(result, types)) is not None:
+        log.info("%s", found)
     if result.dry_run and not as_json:
         for dest in result.destinations:
             print(
@@ -119,10 +122,14 @@ def _explain(e: PromoteError, settings: Settings) -> str:
     """The error's line, with what only the CLI knows: which flag supplies credentials, which reference."""
     text = str(e)
     if isinstance(e, AuthenticationError):
-        role = "src" if e.registry and e.registry == _source_registry(settings) else "dest"
+        # The engine names the destination it failed at; a registry can be source and destination.
+        at_source = e.destination is None and e.registry == _source_registry(settings)
+        role = "src" if e.registry and at_source else "dest"
         flag = f"--{role}-creds (or {env_name(role + '_creds')})"
         if e.credentials_sent:
             text += f"; the credentials came from {flag} or the Docker config: check them"
+        elif "or pass credentials" in text:  # the library's advice already names `docker login`
+            text = text.replace("or pass credentials", f"or pass {flag}")
         else:
             text += f"; credentials come from {flag}, or `docker login {e.registry or 'HOST'}`"
     elif isinstance(e, ManifestError) and settings.source and settings.source not in text:
@@ -150,7 +157,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     # The objects made by importing live until exit: keep the cyclic GC from walking them
     # again in every full collection and at exit (about 40 ms of a short copy).
     gc.freeze()
-    args = build_parser().parse_args(argv)
+    args = parse_args(build_parser(), sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args)
     use_large_reads()
     as_json = bool(getattr(args, "json", False)) and args.command == "copy"
@@ -166,7 +173,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             options = settings.to_options()
             with observer:
                 result = run_interruptible(lambda: copy_async(options, on_event=observer))
-            _print_copy(result, as_json)
+            _print_copy(result, as_json, options.referrer_types)
         else:
             source = settings
             print(

@@ -16,10 +16,9 @@ import anyio
 
 from ..concurrency import DEFAULT_JOBS, both, gather
 from ..errors import DigestMismatchError, PromoteError, ProtectedTagError
-from ..events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, ignore
+from ..events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, plain_callback
 from ..forensics.mismatch import explain_mismatch
-from ..referrers.carry import ReferrerOptions, find_referrers
-from ..referrers.model import Referrer
+from ..referrers.carry import FoundReferrers, ReferrerOptions, find_referrers
 from ..result import CopyResult, DestinationResult
 from ..storage import Storage
 from ..storage.source import Source, at_digest
@@ -36,7 +35,6 @@ from .referrers import plan_all, write_all
 log = logging.getLogger("oci_promote")
 #: What each destination tag resolved to before the inventory started.
 Tags = dict[str, Digest | None]
-Found = tuple[Referrer, ...]
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ async def run_copy(
     repository), to name the causes of a mismatch. `protect`: tag patterns that
     must not move to another digest (checked before anything is written).
     """
-    emit = on_event or ignore
+    emit = plain_callback(on_event)
     started = time.monotonic()
     labels = tuple(e.label for e in endpoints)
     where = source.description
@@ -112,7 +110,7 @@ async def run_copy(
         loaded.set(graph)
         return graph
 
-    async def find() -> Found:
+    async def find() -> FoundReferrers:
         # the referrers, while the child manifests load and the destinations are asked what
         # they hold: a plain index names every subject itself, a nested one once it is read
         nested = any(c.media_type in INDEX_TYPES for c in top.children)
@@ -128,7 +126,7 @@ async def run_copy(
         (graph, found), plan = await both(partial(both, load_images, find), inventory_and_plan)
     if graph.foreign:
         log.info("leaving out %d foreign layer(s); --include-foreign-layers copies them", len(graph.foreign))
-    carried = await plan_all(plan, targets, found)
+    carried = await plan_all(plan, targets, found.carry)
     _record_plan(plan, graph, targets, emit)
     if not dry_run:
         try:
@@ -141,7 +139,9 @@ async def run_copy(
             raise
     for t in targets:
         t.result.seconds = round(time.monotonic() - started, 3)
-    return CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
+    result = CopyResult(where, str(digest), top.media_type, dry_run, [t.result for t in targets])
+    result.referrers_found, result.referrers_kept = found.found, len({r.digest for r in found.carry})
+    return result
 
 
 async def _resolve_all(

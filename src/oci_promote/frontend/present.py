@@ -16,7 +16,7 @@ from ..events import (
     PhaseEntered,
     SourceResolved,
 )
-from ..result import DestinationResult
+from ..result import CopyResult, DestinationResult
 
 
 def human_size(n: int) -> str:
@@ -42,10 +42,21 @@ def summary_line(dest: DestinationResult, dry_run: bool) -> str:
         size = human_size(dest.bytes_missing)
         line = f"{dest.reference}: {state} ({size}), {dest.blobs_skipped} already there"
         return line + _referrers_note(dest, "would carry")
+    # Several tags of one repository share a pinned reference: name the tag too.
+    named = dest.reference != dest.pinned.partition("@")[0] and "@" not in dest.reference
+    name = f"{dest.reference}@{dest.digest}" if named else dest.pinned
     return (
-        f"{dest.pinned}: {dest.blobs_copied} blob(s) copied, {dest.blobs_mounted} mounted, "
+        f"{name}: {dest.blobs_copied} blob(s) copied, {dest.blobs_mounted} mounted, "
         f"{dest.blobs_skipped} skipped, {human_size(dest.bytes_copied)}, {dest.seconds:.2f} s"
     ) + _referrers_note(dest, "carried")
+
+
+def referrers_found_line(result: CopyResult, types: Sequence[str]) -> str | None:
+    """`referrers: 3 found at the source, 0 kept (--referrer-type …)`; None when there is nothing to say."""
+    if not result.referrers_found and not types:
+        return None
+    kept = f"{result.referrers_kept} kept" + (f" (--referrer-type {', '.join(types)})" if types else "")
+    return f"referrers: {result.referrers_found} found at the source, {kept}"
 
 
 def _referrers_note(dest: DestinationResult, verb: str) -> str:

@@ -32,6 +32,22 @@ COSIGN_OCI11_SIGNATURE = "application/vnd.dev.cosign.artifact.sig.v1+json"
 SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
 
+#: Config types that say nothing about the artifact (the spec's fallback artifactType of a
+#: manifest without one, e.g. cosign's legacy `.sig`): never shown as a referrer's type.
+_GENERIC_CONFIGS = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.oci.empty.v1+json"}
+)
+
+
+def shown_type(referrer: Referrer) -> str | None:
+    """The type to report (``--json``, "found:"): the artifactType, unless that is only a
+    generic config type, then its first layer's type, which the filter matches."""
+    own = referrer.descriptor.artifact_type
+    if own in _GENERIC_CONFIGS and referrer.layer_types:
+        return referrer.layer_types[0]
+    return own
+
+
 def referrer_types(referrer: Referrer) -> frozenset[str]:
     """Every type this referrer satisfies (see the module docstring)."""
     own = {referrer.descriptor.artifact_type} if referrer.descriptor.artifact_type else set()
@@ -52,4 +68,5 @@ def check_required(image: str, referrers: Iterable[Referrer], required: Iterable
         found |= referrer_types(referrer)
     missing = [t for t in dict.fromkeys(required) if t not in found]
     if missing:
-        raise MissingReferrersError(image, missing, sorted(found))
+        meaningful = found - _GENERIC_CONFIGS or found  # what a --require-referrer could name
+        raise MissingReferrersError(image, missing, sorted(meaningful))

@@ -34,7 +34,7 @@ from ..storage.verified import stored_or_none
 from ..transport.referrers_api import ApiUnavailable
 from ..types.digest import Digest
 from ..types.referrer import ReferrerDescriptor
-from .artifact_types import check_required, matches
+from .artifact_types import check_required, matches, shown_type
 from .digest_tags import TagAction, decide_digest_tag
 from .discover import ApiMemory, api_listing, discover_referrers, registry_key
 from .index_merge import listed_digests, merge_index
@@ -53,20 +53,29 @@ class ReferrerOptions:
     required: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class FoundReferrers:
+    """The referrers to carry, and how many discovery found before the type filter."""
+
+    carry: tuple[Referrer, ...] = ()
+    found: int = 0
+
+
 async def find_referrers(
     source: Storage, subjects: Sequence[Digest], options: ReferrerOptions, where: str
-) -> tuple[Referrer, ...]:
+) -> FoundReferrers:
     """The referrers to carry (parents first); MissingReferrersError for a missing required type.
 
     Discovery is unfiltered so the requirement sees everything; the type filter then keeps
     the image's own referrers of those types and whatever hangs below them."""
     if not options.enabled and not options.required:
-        return ()
+        return FoundReferrers()
     found = await discover_referrers(source, subjects)
     for note in found.skipped:
         log.info("%s: %s", where, note)
     check_required(where, [r for r in found.referrers if r.depth == 1], options.required)
-    return select(found.referrers, options.types) if options.enabled else ()
+    carry = select(found.referrers, options.types) if options.enabled else ()
+    return FoundReferrers(carry, len({r.digest for r in found.referrers}))
 
 
 def select(referrers: Sequence[Referrer], types: Sequence[str]) -> tuple[Referrer, ...]:
@@ -195,4 +204,4 @@ async def _listed_at(storage: Storage, subject: Digest, memory: ApiMemory) -> tu
 
 
 def _entry(r: Referrer, how: str, action: str) -> ReferrerCopy:
-    return ReferrerCopy(str(r.digest), r.descriptor.artifact_type, str(r.subject), how, r.tag, action)
+    return ReferrerCopy(str(r.digest), shown_type(r), str(r.subject), how, r.tag, action)

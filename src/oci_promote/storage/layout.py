@@ -8,6 +8,7 @@ whose name lies. `index.json` lists top manifests, each tag as an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
@@ -24,7 +25,10 @@ from ..transport.referrers_api import ApiUnavailable, ReferrersPage
 from ..types.digest import Digest, DigestVerifier, compute, parse_digest
 from ..types.location import LAYOUT_PREFIX, REF_NAME
 from ..types.media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object
+from ..types.referrer import ReferrerDescriptor
 from .base import BodyFactory, Storage, StoredManifest, TagPage
+from .layout_files import create_once, update_index, writing
+from .layout_referrers import scan_subjects
 
 _CHUNK = 1024 * 1024
 _LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -34,6 +38,9 @@ class LayoutStorage:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = anyio.Lock()
+        #: Set once opened as a source: then its referrers are found by their `subject`.
+        self._referrers: dict[Digest, tuple[ReferrerDescriptor, ...]] | None = None
+        self._is_source = False
 
     @property
     def description(self) -> str:
@@ -50,11 +57,15 @@ class LayoutStorage:
         if not (self.path / "oci-layout").is_file() or not (self.path / "index.json").is_file():
             raise UsageError(f"{self.path} is not an OCI image layout (no oci-layout or index.json)")
         self._entries()
+        self._is_source = True
 
     def check_destination(self) -> None:
         """A destination is a layout, or a directory to make one in: missing or empty."""
         if (self.path / "oci-layout").is_file():
-            self._entries()
+            try:
+                self._entries()
+            except ManifestError as e:  # the destination named is unusable: a usage error
+                raise UsageError(f"destination {self.description}: {e}") from None
         elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise UsageError(
                 f"{self.path} exists and is not an OCI image layout; name a new or empty directory"
@@ -62,12 +73,12 @@ class LayoutStorage:
 
     def default_target(self) -> str:
         """The digest of the layout's only image, for `oci:PATH` with no tag or digest."""
-        entries = self._entries()
-        if len(entries) != 1:
+        digests = sorted({str(_entry_digest(e, self.path)) for e in self._entries()})
+        if len(digests) != 1:  # one image under two tags is still one image
             raise UsageError(
-                f"{self.path} holds {len(entries)} images; name one with oci:PATH:TAG or oci:PATH@DIGEST"
+                f"{self.path} holds {len(digests)} images; name one with oci:PATH:TAG or oci:PATH@DIGEST"
             )
-        return str(_entry_digest(entries[0], self.path))
+        return digests[0]
 
     # -- blobs --------------------------------------------------------------------------
 
@@ -97,19 +108,23 @@ class LayoutStorage:
     async def put_blob(
         self, descriptor: Descriptor, body: BodyFactory, *, mount_from: Storage | None = None
     ) -> BlobHow:
-        await anyio.to_thread.run_sync(self._ensure_layout)
         verifier = DigestVerifier(descriptor.digest, descriptor.size)
         final = self._blob_path(descriptor.digest)
         temp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.tmp")
-        handle = await anyio.to_thread.run_sync(temp.open, "wb")
+        with writing(self.description):  # only the writes: the body may read a source layout
+            await anyio.to_thread.run_sync(self._ensure_layout)
+            handle = await anyio.to_thread.run_sync(temp.open, "wb")
         try:
             async for chunk in body():
                 verifier.update(chunk)
-                await anyio.to_thread.run_sync(handle.write, chunk)
+                with writing(self.description):
+                    await anyio.to_thread.run_sync(handle.write, chunk)
             verifier.verify(f"{self.description}: blob")
-            await anyio.to_thread.run_sync(_commit, handle, temp, final)
+            with writing(self.description):
+                await anyio.to_thread.run_sync(_commit, handle, temp, final)
         except BaseException:
-            handle.close()
+            with contextlib.suppress(OSError):  # a full disk fails the close's flush too
+                handle.close()
             temp.unlink(missing_ok=True)
             raise
         return "copied"
@@ -162,20 +177,24 @@ class LayoutStorage:
             return str(digest)
         entry: dict[str, Any] = {"mediaType": media_type, "digest": str(digest), "size": len(raw)}
         tag = None if _as_digest(target) else target
-        async with self._lock:
-            index = self._read_index() if (self.path / "index.json").is_file() else _empty_index()
+
+        def merge(current: bytes | None) -> bytes | None:
+            index = self._parse_index(current) if current is not None else _empty_index()
             entries = [e for e in index["manifests"] if isinstance(e, dict)]
             if tag is None:
                 if any(e.get("digest") == str(digest) for e in entries):
-                    return str(digest)
+                    return None
             else:
                 entry["annotations"] = {REF_NAME: tag}
                 # The tag moves; an untagged entry of the same image is now redundant.
                 entries = [e for e in entries if _ref_name(e) != tag]
                 entries = [e for e in entries if _ref_name(e) is not None or e.get("digest") != str(digest)]
             index["manifests"] = [*entries, entry]
-            data = json.dumps(index, indent=2).encode() + b"\n"
-            await anyio.to_thread.run_sync(_write_atomically, self.path / "index.json", data)
+            return json.dumps(index, indent=2).encode() + b"\n"
+
+        async with self._lock:  # other processes: the file lock in update_index
+            with writing(self.description):
+                await anyio.to_thread.run_sync(update_index, self.path, merge)
         return str(digest)
 
     async def list_tags(self, *, last: str | None = None, limit: int | None = None) -> TagPage:
@@ -185,7 +204,14 @@ class LayoutStorage:
     async def get_referrers(
         self, subject: Digest, artifact_type: str | None, url: str | None
     ) -> ReferrersPage | ApiUnavailable:
-        return ApiUnavailable("an OCI layout keeps referrers in index.json and ref.name tags")
+        if not self._is_source:  # a destination keeps its referrers in ref.name tags, as it writes them
+            return ApiUnavailable("an OCI layout keeps referrers in index.json and ref.name tags")
+        if self._referrers is None:
+            self._referrers = await anyio.to_thread.run_sync(scan_subjects, self.path)
+        found = self._referrers.get(subject, ())
+        if artifact_type is not None:
+            found = tuple(d for d in found if d.artifact_type == artifact_type)
+        return ReferrersPage(found, filtered=artifact_type is not None)
 
     @property
     def indexes_referrers(self) -> bool:
@@ -197,8 +223,11 @@ class LayoutStorage:
     # -- index.json -------------------------------------------------------------------------
 
     def _read_index(self) -> dict[str, Any]:
+        return self._parse_index((self.path / "index.json").read_bytes())
+
+    def _parse_index(self, raw: bytes) -> dict[str, Any]:
         where = self.path / "index.json"
-        index = load_json_object(where.read_bytes(), str(where), bounded=False)
+        index = load_json_object(raw, str(where), bounded=False)
         manifests = index.setdefault("manifests", [])
         if not isinstance(manifests, list):
             raise ManifestError(
@@ -220,9 +249,11 @@ class LayoutStorage:
         return shown or "none"
 
     def _ensure_layout(self) -> None:
+        # oci-layout first, in place: a parallel writer's check_destination then sees a
+        # layout, never a directory that is neither empty nor a layout.
+        self.path.mkdir(parents=True, exist_ok=True)
+        create_once(self.path / "oci-layout", _LAYOUT_FILE)
         (self.path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-        if not (self.path / "oci-layout").is_file():
-            _write_atomically(self.path / "oci-layout", _LAYOUT_FILE)
 
 
 def _empty_index() -> dict[str, Any]:
@@ -262,16 +293,3 @@ def _commit(handle: BinaryIO, temp: Path, final: Path) -> None:
     os.fsync(handle.fileno())
     handle.close()
     os.replace(temp, final)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temp.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 
-from ..errors import DigestMismatchError, IncompleteSourceError, ManifestError, NotFoundError, UsageError
+from ..errors import (
+    DigestMismatchError,
+    IncompleteSourceError,
+    ManifestError,
+    NotFoundError,
+    PromoteError,
+    UsageError,
+)
 from ..types.digest import Digest, DigestVerifier, compute
 from ..types.media import Descriptor, Manifest, parse_manifest
 from .base import Storage, StoredManifest
@@ -96,15 +103,19 @@ async def verified_blob(
     verifier = DigestVerifier(blob.digest, blob.size)
     report(0)
     try:
-        async for chunk in source.open_blob(blob):
-            verifier.update(chunk)
-            report(verifier.size)
-            yield chunk
-    except NotFoundError:
-        raise IncompleteSourceError(
-            f"{source.description}: blob {blob.digest} is missing at the source", missing=str(blob.digest)
-        ) from None
-    verifier.verify(f"{source.description}: blob")
+        try:
+            async for chunk in source.open_blob(blob):
+                verifier.update(chunk)
+                report(verifier.size)
+                yield chunk
+        except NotFoundError:
+            raise IncompleteSourceError(
+                f"{source.description}: blob {blob.digest} is missing at the source", missing=str(blob.digest)
+            ) from None
+        verifier.verify(f"{source.description}: blob")
+    except PromoteError as e:
+        e.from_source = True  # raised in a destination's upload, but not the destination's fault
+        raise
 
 
 async def read_blob(storage: Storage, descriptor: Descriptor, *, limit: int, where: str) -> bytes:

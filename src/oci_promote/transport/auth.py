@@ -5,7 +5,8 @@ A request's scope is read off its own URL (`/v2/<name>/...`, plus the mount
 so one token covers the HEADs and the pushes of a destination. Tokens are cached
 per scope and renewed shortly before they expire. Once a registry is known to
 want Basic or Bearer, credentials are sent up front and the 401 round trip is
-saved. Credentials only ever go to the registry itself and its token realm, and
+saved; a request sent before that was learnt is still answered with credentials.
+Credentials only ever go to the registry itself and its token realm, and
 never to a plain-HTTP realm of an HTTPS registry.
 """
 
@@ -20,7 +21,7 @@ from urllib.parse import parse_qs
 
 import httpx
 
-from ..errors import AuthenticationError
+from ..errors import AuthenticationError, PromoteError
 from .challenge import Challenge, parse_challenges
 from .credentials import Credential
 
@@ -45,6 +46,9 @@ class RegistryAuth(httpx.Auth):
         self._scheme: str | None = None
         self._bearer: Challenge | None = None
         self._tokens: dict[frozenset[str], _Token] = {}
+        #: Why there is no credential although the Docker config promised one (a missing
+        #: helper); raised when the registry asks for credentials, never before.
+        self.unavailable: PromoteError | None = None
 
     def declare(self, repository: str, actions: str, *, also: tuple[str, ...] = ()) -> None:
         """Say up front what a repository will need (`pull` or `pull,push`), plus extra scopes."""
@@ -73,6 +77,7 @@ class RegistryAuth(httpx.Auth):
             await token_response.aread()
             self._store_token(token_response, scopes)
         self._authorize(request, scopes)
+        sent_with = request.headers.get("Authorization")
         response = yield request
         if response.status_code != 401:
             return
@@ -80,9 +85,12 @@ class RegistryAuth(httpx.Auth):
         if challenge is None:
             return
         if challenge.scheme == "basic":
-            if self.credential is None or request.headers.get("Authorization", "").startswith("Basic "):
-                return  # nothing (new) to offer: let the 401 surface
-            # (a concurrent request may have learnt the scheme meanwhile: this one went without)
+            if self.credential is None and self.unavailable is not None:
+                raise self.unavailable
+            if self.credential is None or sent_with == _basic(self.credential):
+                # Nothing new to offer: let the 401 surface. A request that went out before
+                # Basic was known (several first requests at once) is retried like the first.
+                return
             self._scheme = "basic"
         else:
             # A 401 with a cached token means it lapsed or was revoked: fetch anew.
@@ -149,6 +157,8 @@ class RegistryAuth(httpx.Auth):
 
     def _store_token(self, response: httpx.Response, scopes: frozenset[str]) -> None:
         if response.status_code in (401, 403):
+            if self.credential is None and self.unavailable is not None:
+                raise self.unavailable  # anonymous was worth a try (public images); now say why
             raise AuthenticationError(
                 f"the token service for {self.registry} refused the credentials (HTTP {response.status_code})"
                 if self.credential

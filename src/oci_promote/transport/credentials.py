@@ -27,6 +27,14 @@ DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 HELPER_TIMEOUT = 30.0
 
 
+class HelperMissingError(CredentialsError):
+    """The Docker config names a credential helper that is not on PATH.
+
+    Raised only when there is no other credential for the registry; the caller may hold
+    it back until the registry actually asks for credentials (a public registry never does).
+    """
+
+
 @dataclass(frozen=True)
 class Credential:
     """A username and password; with username "<token>" the password is an identity token."""
@@ -82,10 +90,14 @@ def load_docker_credential(
     helpers = _section(config, "credHelpers", path)
     store = config.get("credsStore")
     helper = next((name for key, name in helpers.items() if _host_key(key) == host), store)
+    missing: HelperMissingError | None = None
     if helper:  # an empty name means "the inline auths", as in the docker CLI
         if not isinstance(helper, str):
             raise CredentialsError(f"{path}: the credential helper name must be a string")
-        credential = _run_helper(helper, host, path, env)
+        try:
+            credential = _run_helper(helper, host, path, env)
+        except HelperMissingError as e:
+            credential, missing = None, e
         if credential is not None:
             return credential
 
@@ -98,6 +110,8 @@ def load_docker_credential(
         credential = _from_auth_entry(auths[key], key, path)
         if credential is not None:
             return credential
+    if missing is not None:
+        raise missing
     return None
 
 
@@ -174,7 +188,7 @@ def _run_helper(name: str, host: str, path: Path, env: Mapping[str, str]) -> Cre
     server = DOCKER_HUB_SERVER if host == DOCKER_HUB else host
     executable = shutil.which(program, path=env.get("PATH", os.defpath))
     if executable is None:
-        raise CredentialsError(
+        raise HelperMissingError(
             f"credential helper {program} (configured in {path} for {host}) is not on PATH"
         )
     try:

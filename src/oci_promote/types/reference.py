@@ -22,6 +22,10 @@ DOCKER_HUB = "registry-1.docker.io"
 DOCKER_HUB_SHOWN = "docker.io"
 #: Docker's transport prefix (`docker://host/repo`, as skopeo spells it), accepted and dropped.
 DOCKER_PREFIX = "docker://"
+#: skopeo's other transports: named, so `oci-archive:x.tar` is not read as a host with port ''.
+#: Those that are also fine names for a Docker Hub image (`dir:latest`) count only before a path.
+_OTHER_TRANSPORTS = ("docker-archive", "oci-archive", "docker-daemon", "containers-storage")
+_PATH_TRANSPORTS = ("dir", "ostree", "sif", "tarball")
 HUB_ALIASES = frozenset({"docker.io", "index.docker.io", DOCKER_HUB})
 NAME_MAX = 255
 
@@ -95,6 +99,15 @@ def parse_reference(text: str, *, default_tag: str | None = "latest") -> Referen
         raise fail("empty reference")
     if text.startswith(DOCKER_PREFIX) and "://" not in text[len(DOCKER_PREFIX) :]:
         return parse_reference(text[len(DOCKER_PREFIX) :], default_tag=default_tag)
+    transport, colon, after = text.partition(":")
+    path_like = after.startswith(("/", ".", "~"))
+    if colon and (transport in _OTHER_TRANSPORTS or (transport in _PATH_TRANSPORTS and path_like)):
+        unpack = " (an oci-archive is a tar of one: tar -xf FILE -C DIR, then oci:DIR)"
+        raise fail(
+            f"the {transport}: transport is not supported; oci-promote reads registry references "
+            f"(HOST/REPO[:TAG|@DIGEST], docker://...) and OCI image layouts (oci:PATH[:TAG|@DIGEST])"
+            + (unpack if transport == "oci-archive" else "")
+        )
     scheme, separator, _ = text.partition("://")
     if separator:
         raise fail(f"a reference is HOST/REPO[:TAG|@DIGEST], not a URL: drop '{scheme}://'")
