@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, cli
 
 #: A layer of v3 (every platform of v3 has it).

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.harness.registry import RunningRegistry, free_port
+from testkit.registry import RunningRegistry, free_port
 from tests.integration.test_cli import TESTREPO, V3, cli, seed
 
 

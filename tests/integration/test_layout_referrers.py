@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness.olareg import OlaregRegistry
+from testkit.olareg import OlaregRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 SBOMS = {

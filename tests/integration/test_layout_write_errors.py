@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from oci_promote.types.location import REF_NAME
-from tests.harness.images import build_layout
+from testkit.images import build_layout
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 

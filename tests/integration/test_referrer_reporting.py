@@ -7,8 +7,8 @@ import json
 import pytest
 
 from oci_promote.referrers.artifact_types import COSIGN_SIGNATURE
-from tests.harness.registry import RunningRegistry
-from tests.harness.signing import SigningWorld, push_image
+from testkit.registry import RunningRegistry
+from testkit.signing import SigningWorld, push_image
 from tests.integration.test_cli import cli
 
 pytestmark = pytest.mark.usefixtures("no_docker_login")

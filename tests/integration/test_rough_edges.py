@@ -14,7 +14,7 @@ import pytest
 
 import oci_promote
 from oci_promote.events import Event
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli, seed
 
 

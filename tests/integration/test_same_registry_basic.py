@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import skopeo
-from tests.harness.registry import LogMark, RunningRegistry
+from testkit import skopeo
+from testkit.registry import LogMark, RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 

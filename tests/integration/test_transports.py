@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from oci_promote.types.reference import parse_reference
-from tests.harness.registry import RunningRegistry
+from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, cli
 
 

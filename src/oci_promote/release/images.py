@@ -65,4 +65,4 @@ async def _find(
 ) -> tuple[Referrer, ...]:
     if not options.enabled and not options.required:
         return ()
-    return await find_referrers(storage, subjects, options, where)
+    return (await find_referrers(storage, subjects, options, where)).carry
