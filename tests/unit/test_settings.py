@@ -95,9 +95,19 @@ def test_lists_split_on_commas_and_newlines_and_drop_blanks() -> None:
 
 
 def test_blank_optional_values_are_not_given() -> None:
-    settings = _read(expected_digest="  ", expected_from="", docker_config="", ca_file=" ")
+    settings = _read(expected_from="", docker_config="", ca_file=" ")
     assert settings.expected_digest is None and settings.expected_from is None
     assert settings.docker_config is None and settings.ca_file is None
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n"])
+def test_a_blank_expected_digest_is_refused_not_read_as_none(text: str) -> None:
+    """A digest guard that an empty build output turns off would fail open (issue 18)."""
+    for read in (lambda: _read(expected_digest=text), lambda: Settings.read({"expected_digest": text}, {})):
+        with pytest.raises(UsageError) as excinfo:
+            read()
+        (line,) = str(excinfo.value).splitlines()
+        assert "EXPECTED_DIGEST: is empty" in line or "--expected-digest: is empty" in line
 
 
 @pytest.mark.parametrize(
@@ -155,7 +165,7 @@ def test_trimming_drops_inputs_of_only_whitespace() -> None:
     settings, problems = Settings.collect(None, env, trim=True)
     assert problems == []
     assert (settings.jobs, settings.source) == (DEFAULT_JOBS, "r.example/a:1")
-    assert settings.src_password == Secret("pw")
+    assert settings.src_password is not None and settings.src_password.get_secret_value() == "pw"
     # Untrimmed, a blank number is a wrong value and text keeps its spaces.
     settings, problems = Settings.collect(None, env)
     assert [p.field for p in problems] == ["jobs"] and settings.source == " r.example/a:1\n"

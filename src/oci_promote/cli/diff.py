@@ -11,14 +11,17 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
 from ..api import diff_async, verify_async
 from ..errors import PromoteError
 from ..forensics import render
-from ..frontend.settings import Settings
 from ..types.digest import parse_digest
+
+if TYPE_CHECKING:
+    from ..frontend.settings import Settings
 
 COMMANDS = frozenset({"diff", "verify"})
 _SAME, _DIFFER, _ERROR = 0, 1, 2
