@@ -19,8 +19,9 @@ from .errors import UsageError
 
 ENV_PREFIX = "OCI_PROMOTE_"
 
-#: How an option's text is read. `digest` is text that must be a digest; `choice` one of `choices`.
-Kind = Literal["text", "digest", "list", "secret", "path", "switch", "int", "float", "choice"]
+#: How an option's text is read. `digest` is text that must be a digest; `hosts` a list of
+#: registries (`host[:port]`); `choice` one of `choices`.
+Kind = Literal["text", "digest", "list", "hosts", "secret", "path", "switch", "int", "float", "choice"]
 #: Which front end reads an option: both, the CLI only, or the Action only; `setup` is an
 #: Action input that only action.yml's set-up steps read (no variable, no settings field).
 Scope = Literal["both", "cli", "action", "setup"]
@@ -85,6 +86,11 @@ class Option:
         return self.flag or "--" + self.name.replace("_", "-")
 
     @property
+    def many(self) -> bool:
+        """A list: repeated flags, or text separated by commas and newlines."""
+        return self.kind in ("list", "hosts")
+
+    @property
     def secret(self) -> bool:
         return self.kind == "secret"
 
@@ -95,10 +101,10 @@ class Option:
             return self.help
         if self.flag in ("SOURCE", "DEST"):
             return f"{self.flag} (the positional argument wins)" + (
-                "; separated by newlines or commas" if self.kind == "list" else ""
+                "; separated by newlines or commas" if self.many else ""
             )
         text = self.cli_flag + (" / --no-" + self.name.replace("_", "-") if self.kind == "switch" else "")
-        if self.kind == "list":
+        if self.many:
             text += ", separated by commas"
         elif self.kind == "switch":
             text += " (true/false)"
@@ -171,15 +177,15 @@ OPTIONS: tuple[Option, ...] = (
            input_help="Docker config file (or a directory holding `config.json`) to read credentials and "
            "credential helpers from. Empty: `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`, "
            "where `docker/login-action` writes.", library="connect"),
-    Option("insecure_registries", "list", (), "allow plain HTTP to this registry: HTTPS when its port "
+    Option("insecure_registries", "hosts", (), "allow plain HTTP to this registry: HTTPS when its port "
            "speaks TLS, else plain HTTP (as for loopback registries); repeatable",
            flag="--insecure-registry", metavar="HOST[:PORT]", every_command=True,
            input="insecure-registries", input_help="Registries (`host[:port]`, separated by newlines or "
            "commas) to reach over plain HTTP. Loopback registries always are.", library="connect"),
-    Option("plain_http", "list", (), "always talk plain HTTP to this registry, without trying HTTPS "
+    Option("plain_http", "hosts", (), "always talk plain HTTP to this registry, without trying HTTPS "
            "first; repeatable", metavar="HOST[:PORT]", every_command=True, not_input=_SCHEME,
            library="connect"),
-    Option("https_only", "list", (), "always talk HTTPS to this registry, even on loopback (no plain-HTTP "
+    Option("https_only", "hosts", (), "always talk HTTPS to this registry, even on loopback (no plain-HTTP "
            "fallback); repeatable", metavar="HOST[:PORT]", every_command=True, not_input=_SCHEME,
            library="connect"),
     Option("ca_file", "path", None, "trust this CA bundle for TLS registries", metavar="PEM",

@@ -76,7 +76,7 @@ def _add(parser: argparse.ArgumentParser, option: Option) -> None:
     if option.kind == "switch":
         # Switches the environment can turn on have a --no- form to turn them off again.
         parser.add_argument(option.cli_flag, action=argparse.BooleanOptionalAction, help=option.help)
-    elif option.kind == "list":
+    elif option.many:
         parser.add_argument(
             option.cli_flag, dest=option.name, action="append", metavar=option.metavar, help=option.help
         )

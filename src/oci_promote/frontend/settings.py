@@ -12,35 +12,30 @@ options (`to_options`), which read nothing. Imported only once `--help` is out o
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, create_model
+from pydantic import Field, SecretStr, ValidationError, create_model
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
-    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from ..errors import CredentialsError, UsageError
-from ..options import EMPTY_DIGEST, ConnectOptions, CopyOptions, CredentialProvider, copy_options
-from ..schema import BY_NAME, ENV_PREFIX, OPTIONS, Option, Scope, options_for
+from ..options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
+from ..schema import BY_NAME, ENV_PREFIX, OPTIONS, Scope, options_for
 from ..transport.credentials import Credential, parse_user_password
 from ..types.digest import Digest, parse_digest
 from ..types.secret import Secret
+from .kinds import WHAT, annotation, split_list
 
 __all__ = ["ENV_PREFIX", "Problem", "Settings", "SettingsBase", "env_name", "flag_name", "split_list"]
 
-#: The spellings of a switch's value (any case), as `1`, `true`, `yes`, `on` and their opposites.
-_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
-_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
 #: The copy options that need no parsing, passed to `CopyOptions` as they are.
 _PLAIN = tuple(
     o.name
@@ -58,11 +53,6 @@ def env_name(field_name: str) -> str:
 def flag_name(field_name: str) -> str:
     """The command-line argument that sets a field, as errors name it."""
     return BY_NAME[field_name].cli_flag
-
-
-def split_list(text: str) -> tuple[str, ...]:
-    """Text separated by newlines and commas (as workflow inputs are), blanks dropped."""
-    return tuple(item.strip() for line in text.splitlines() for item in line.split(",") if item.strip())
 
 
 @dataclass(frozen=True)
@@ -227,7 +217,7 @@ class SettingsBase(BaseSettings):
 def model(name: str, base: type[_S], scope: Scope) -> type[_S]:
     """A settings model with one field per option of `scope`, on `base`."""
     fields: dict[str, Any] = {
-        o.name: (_annotation(o), Field(default=o.default, description=o.help)) for o in options_for(scope)
+        o.name: (annotation(o), Field(default=o.default, description=o.help)) for o in options_for(scope)
     }
     return create_model(name, __base__=base, __module__=base.__module__, **fields)
 
@@ -251,143 +241,8 @@ def _problem(error: Any, flags: Mapping[str, object]) -> Problem:
     if error["type"] == "value_error":
         message = str(error["ctx"]["error"])
     else:
-        message = "must be " + _WHAT[BY_NAME[name].kind]
+        message = "must be " + WHAT[BY_NAME[name].kind]
     return Problem(name, origin, message)
-
-
-# One validator per kind, run before pydantic's: a variable's text or a flag's value in,
-# the field's value out, or a ValueError saying why in words that never hold the value.
-
-
-def _text(value: object, option: Option) -> str | None:
-    if not isinstance(value, str):
-        raise ValueError("must be text")
-    return None if option.default is None and not value.strip() else value
-
-
-def _digest(value: object, option: Option) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValueError("must be a digest (sha256:...)")
-    if not value.strip():
-        raise ValueError(f"is empty: {EMPTY_DIGEST}")
-    try:
-        parse_digest(value.strip())
-    except UsageError as e:
-        raise ValueError(str(e)) from None
-    return value.strip()
-
-
-def _list(value: object, option: Option) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return split_list(value)
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("must be a list of text")
-    return tuple(map(str, value))
-
-
-def _secret(value: object, option: Option) -> SecretStr | None:
-    if isinstance(value, Secret):
-        return SecretStr(value.get_secret_value())
-    if value is None or isinstance(value, SecretStr):
-        return value
-    if not isinstance(value, str):
-        raise ValueError("must be text")
-    return SecretStr(value)
-
-
-def _path(value: object, option: Option) -> Path | None:
-    if isinstance(value, str):
-        return Path(value) if value.strip() else None
-    if not isinstance(value, Path):
-        raise ValueError("must be a path")
-    return value
-
-
-def _switch(value: object, option: Option) -> bool:
-    if isinstance(value, bool):
-        return value
-    word = value.strip().lower() if isinstance(value, str) else None
-    if word in _TRUE or word in _FALSE:
-        return word in _TRUE
-    raise ValueError("must be true or false (or 1/0, yes/no, on/off)")
-
-
-def _integer(value: object, option: Option) -> int:
-    number: object = value
-    if isinstance(value, str):
-        try:
-            number = int(value)
-        except ValueError:
-            try:
-                number = float(value)  # "8.0" is 8
-            except ValueError:
-                number = math.nan
-            number = int(number) if number.is_integer() else None
-    if isinstance(number, bool) or not isinstance(number, int):
-        raise ValueError("must be an integer")
-    _bounded(number, option)
-    return number
-
-
-def _number(value: object, option: Option) -> float:
-    number: object = value
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError("must be a number") from None
-    if isinstance(number, bool) or not isinstance(number, (int, float)):
-        raise ValueError("must be a number")
-    if not math.isfinite(number):
-        raise ValueError("must be a finite number")
-    _bounded(number, option)
-    return float(number)
-
-
-def _bounded(number: float, option: Option) -> None:
-    if option.bound is not None:
-        try:
-            option.bound.check(option.name, number, float if option.kind == "float" else int)
-        except UsageError as e:
-            raise ValueError(str(e).removeprefix(option.name + " ")) from None
-
-
-def _choice(value: object, option: Option) -> str:
-    if not isinstance(value, str) or value not in option.choices:
-        raise ValueError("must be " + " or ".join(option.choices))
-    return value
-
-
-#: Kind -> (the field's type, its validator, what a wrong value "must be").
-_KINDS: dict[str, tuple[Any, Callable[[object, Option], object]]] = {
-    "text": (str | None, _text),
-    "digest": (str | None, _digest),
-    "list": (Annotated[tuple[str, ...], NoDecode], _list),
-    "secret": (SecretStr | None, _secret),
-    "path": (Path | None, _path),
-    "switch": (bool, _switch),
-    "int": (int, _integer),
-    "float": (float, _number),
-    "choice": (str, _choice),
-}
-_WHAT = {
-    "text": "text",
-    "digest": "a digest (sha256:...)",
-    "list": "a list of text",
-    "secret": "text",
-    "path": "a path",
-    "switch": "true or false",
-    "int": "an integer",
-    "float": "a number",
-    "choice": "one of the choices",
-}
-
-
-def _annotation(option: Option) -> Any:
-    kind, validate = _KINDS[option.kind]
-    return Annotated[kind, BeforeValidator(lambda value: validate(value, option))]
 
 
 if TYPE_CHECKING:
