@@ -1,6 +1,9 @@
 """Bench: how long `oci-promote` takes from launch to its first request, and where it goes.
 
-    .venv/bin/python bench/startup.py [--runs 9] [--python .venv/bin/python]
+    .venv/bin/python bench/startup.py [--runs 9] [--before DIR]
+
+`--before DIR` also times an older `src/` (e.g. `git archive d754639 src | tar -x -C DIR`),
+put first on PYTHONPATH, run by run in turn with this checkout's, so both see the same load.
 
 A loopback HTTP listener in this process records when the first request of a run arrives
 (`time.perf_counter()`, the same clock as the launch), answers every request 404 and lets
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -45,28 +50,43 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def first_request(python: str, args: list[str], listener: _Listener) -> float:
-    """Seconds from launch to the first request's arrival."""
+def _env(src: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OCI_PROMOTE_")}
+    if src:
+        env["PYTHONPATH"] = src
+    return env
+
+
+def first_request(python: str, src: str | None, args: list[str], listener: _Listener) -> tuple[float, float]:
+    """Seconds from launch to the first request's arrival, and the run's CPU seconds (user + system)."""
     listener.first = None
+    command = [python, "-m", "oci_promote.cli.main", *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([python, "-m", "oci_promote.cli.main", *args], capture_output=True, check=False)
+    subprocess.run(command, capture_output=True, check=False, env=_env(src))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert listener.first is not None, f"no request from {args}"
-    return listener.first - start
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return listener.first - start, cpu
 
 
-def wall(python: str, args: list[str]) -> float:
+def wall(python: str, src: str | None, args: list[str]) -> float:
+    command = [python, "-m", "oci_promote.cli.main", *args]
     start = time.perf_counter()
-    subprocess.run([python, "-m", "oci_promote.cli.main", *args], capture_output=True, check=True)
+    subprocess.run(command, capture_output=True, check=True, env=_env(src))
     return time.perf_counter() - start
 
 
-def import_times(python: str, args: list[str]) -> tuple[float, float]:
-    """(all imports, pydantic's) in seconds, from `-X importtime` (top-level cumulative sums)."""
+def import_times(python: str, src: str | None, args: list[str]) -> tuple[float, float]:
+    """(all imports, the settings models') in seconds, from `-X importtime`: the sum of the
+    top-level imports' cumulative times, and the cumulative time of importing
+    `oci_promote.frontend.settings` (pydantic, pydantic-settings and the models)."""
     done = subprocess.run(
         [python, "-X", "importtime", "-m", "oci_promote.cli.main", *args],
         capture_output=True,
         text=True,
         check=False,
+        env=_env(src),
     )
     total = pydantic = 0
     for line in done.stderr.splitlines():
@@ -75,7 +95,7 @@ def import_times(python: str, args: list[str]) -> tuple[float, float]:
         _, cumulative, name = line.removeprefix("import time:").split("|")
         if name.startswith(" ") and not name.startswith("  "):  # top level: one space
             total += int(cumulative)
-            if name.strip().split(".")[0] in ("pydantic", "pydantic_core", "pydantic_settings"):
+            if name.strip() in ("oci_promote.frontend.settings", "pydantic", "pydantic_settings"):
                 pydantic += int(cumulative)
     return total / 1e6, pydantic / 1e6
 
@@ -84,31 +104,42 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"))
+    parser.add_argument("--before", metavar="DIR", help="an older checkout's src/ to time in turn")
     opts = parser.parse_args()
     listener = _Listener(("127.0.0.1", 0), _Handler)
     threading.Thread(target=listener.serve_forever, daemon=True).start()
     host = f"127.0.0.1:{listener.server_address[1]}"
     copy = ["copy", "--retries", "0", f"{host}/bench/a:1", f"{host}/bench/b:1"]
     digest = ["digest", "--retries", "0", f"{host}/bench/a:1"]
-    first_request(opts.python, copy, listener)  # warm the page cache and .pyc files
-    figures = {
-        "copy: launch to first request": [
-            first_request(opts.python, copy, listener) for _ in range(opts.runs)
-        ],
-        "digest: launch to first request": [
-            first_request(opts.python, digest, listener) for _ in range(opts.runs)
-        ],
-        "--help: launch to exit": [wall(opts.python, ["--help"]) for _ in range(opts.runs)],
+    trees = {
+        "after (this checkout)": None,
+        **({f"before ({opts.before})": opts.before} if opts.before else {}),
     }
-    imports = [import_times(opts.python, copy) for _ in range(opts.runs)]
-    figures["copy: -X importtime, all imports"] = [t for t, _ in imports]
-    figures["copy: -X importtime, pydantic*"] = [p for _, p in imports]
+    figures: dict[str, dict[str, list[float]]] = {name: {} for name in trees}
+
+    def add(tree: str, name: str, value: float) -> None:
+        figures[tree].setdefault(name, []).append(value)
+
+    for src in trees.values():
+        first_request(opts.python, src, copy, listener)  # warm the page cache and .pyc files
+    for _ in range(opts.runs):
+        for tree, src in trees.items():
+            first, cpu = first_request(opts.python, src, copy, listener)
+            add(tree, "copy: launch to first request", first)
+            add(tree, "copy: CPU time of the whole run (user + system)", cpu)
+            add(tree, "digest: launch to first request", first_request(opts.python, src, digest, listener)[0])
+            add(tree, "--help: launch to exit", wall(opts.python, src, ["--help"]))
+            total, pydantic = import_times(opts.python, src, copy)
+            add(tree, "copy: -X importtime, all imports", total)
+            add(tree, "copy: -X importtime, the settings models (pydantic, pydantic-settings)", pydantic)
     listener.shutdown()
-    for name, values in figures.items():
-        print(
-            f"- {name}: median {statistics.median(values) * 1000:.0f} ms "
-            f"(min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f}, n={len(values)})"
-        )
+    for tree, by_name in figures.items():
+        print(f"{tree}:")
+        for name, values in by_name.items():
+            print(
+                f"- {name}: median {statistics.median(values) * 1000:.0f} ms "
+                f"(min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f}, n={len(values)})"
+            )
     return 0
 
 
