@@ -22,7 +22,6 @@ from ..schema import options_for
 from ..transport.credentials import Credential
 from ..types.digest import Digest
 from ..types.location import is_layout_reference, parse_layout_reference
-from ..types.reference import parse_registry_host
 from ..types.secret import Secret
 from .ghcr import github_token_provider
 
@@ -150,8 +149,6 @@ def validate(settings: ActionSettings, problems: list[InputProblem] | None = Non
         dest_credential = parse(ENV_PREFIX + "DEST_CREDS", settings.destination_credential)
     if settings.docker_config is not None and not settings.docker_config.exists():
         found.append(InputProblem("docker-config", f"no such file or directory: {settings.docker_config}"))
-    for host in settings.insecure_registries:
-        parse("insecure-registries", parse_registry_host, host)
     for name in ("referrer_types", "require_referrers"):
         for text in getattr(settings, name):
             parse(_FIELD_TO_INPUT[name], _check_media_type, text)
