@@ -6,11 +6,15 @@
 put first on PYTHONPATH, run by run in turn with this checkout's, so both see the same load.
 
 A loopback HTTP listener in this process records when the first request of a run arrives
-(`time.perf_counter()`, the same clock as the launch), answers every request 404 and lets
-the command end. Two commands: `copy` (registry to registry, the settings models and the
-engine loaded) and `digest` (the smallest path). `--help` is timed to its exit. Then
-`python -X importtime` of the same `copy`: the sum of the top-level imports' cumulative
-times, and pydantic's share of it. Medians of `--runs`. Figures are noisy on a shared
+(`time.perf_counter()`, the same clock as the launch; each run names its own repository,
+so a late request of an earlier run is not counted), answers every request 404 and lets
+the command end. The CPU time (user + system, from `getrusage`) of each `copy` run is
+less sensitive to a busy machine than its wall time. Two commands: `copy` (registry to
+registry: the settings models and the engine loaded) and `digest` (a smaller path).
+`--help` is timed to its exit. Then `python -X importtime` of the same `copy`: the sum of
+the top-level imports' cumulative times, and the settings models' share of it (importing
+`oci_promote.frontend.settings`: pydantic, pydantic-settings, the models). Medians of
+`--runs`. Figures are noisy on a shared
 machine; compare runs made one after another.
 """
 
@@ -25,21 +29,25 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Listener(http.server.ThreadingHTTPServer):
-    first: float | None = None
+    #: The first arrival time of each run's token (a path segment only that run uses): a
+    #: late request of an earlier run, still in the backlog, is not taken for this run's.
+    arrivals: dict[str, float]
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
+        now = time.perf_counter()
         server = self.server
         assert isinstance(server, _Listener)
-        if server.first is None:
-            server.first = time.perf_counter()
+        for segment in self.path.split("/"):
+            server.arrivals.setdefault(segment, now)
         self.send_response(404)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -58,16 +66,19 @@ def _env(src: str | None) -> dict[str, str]:
 
 
 def first_request(python: str, src: str | None, args: list[str], listener: _Listener) -> tuple[float, float]:
-    """Seconds from launch to the first request's arrival, and the run's CPU seconds (user + system)."""
-    listener.first = None
-    command = [python, "-m", "oci_promote.cli.main", *args]
+    """Seconds from launch to the first request's arrival, and the run's CPU seconds (user + system).
+
+    `args` holds `{token}` where the repository name goes; each run gets its own token.
+    """
+    token = f"run{uuid.uuid4().hex}"
+    command = [python, "-m", "oci_promote.cli.main", *(a.replace("{token}", token) for a in args)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(command, capture_output=True, check=False, env=_env(src))
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    assert listener.first is not None, f"no request from {args}"
+    assert token in listener.arrivals, f"no request from {command}"
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return listener.first - start, cpu
+    return listener.arrivals[token] - start, cpu
 
 
 def wall(python: str, src: str | None, args: list[str]) -> float:
@@ -107,10 +118,11 @@ def main() -> int:
     parser.add_argument("--before", metavar="DIR", help="an older checkout's src/ to time in turn")
     opts = parser.parse_args()
     listener = _Listener(("127.0.0.1", 0), _Handler)
+    listener.arrivals = {}
     threading.Thread(target=listener.serve_forever, daemon=True).start()
     host = f"127.0.0.1:{listener.server_address[1]}"
-    copy = ["copy", "--retries", "0", f"{host}/bench/a:1", f"{host}/bench/b:1"]
-    digest = ["digest", "--retries", "0", f"{host}/bench/a:1"]
+    copy = ["copy", "--retries", "0", f"{host}/{{token}}/a:1", f"{host}/{{token}}/b:1"]
+    digest = ["digest", "--retries", "0", f"{host}/{{token}}/a:1"]
     trees = {
         "after (this checkout)": None,
         **({f"before ({opts.before})": opts.before} if opts.before else {}),
@@ -129,7 +141,7 @@ def main() -> int:
             add(tree, "copy: CPU time of the whole run (user + system)", cpu)
             add(tree, "digest: launch to first request", first_request(opts.python, src, digest, listener)[0])
             add(tree, "--help: launch to exit", wall(opts.python, src, ["--help"]))
-            total, pydantic = import_times(opts.python, src, copy)
+            total, pydantic = import_times(opts.python, src, [a.replace("{token}", "i") for a in copy])
             add(tree, "copy: -X importtime, all imports", total)
             add(tree, "copy: -X importtime, the settings models (pydantic, pydantic-settings)", pydantic)
     listener.shutdown()
