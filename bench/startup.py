@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -88,6 +89,22 @@ def wall(python: str, src: str | None, args: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def instructions(python: str, src: str | None, args: list[str]) -> float:
+    """Instructions the whole run executes (callgrind's Ir): the same on a busy machine as on
+    an idle one, unlike any time. Slow (about 50x), so run once per tree."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", python, "-m",
+         "oci_promote.cli.main", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_env(src),
+    )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    assert found is not None, done.stderr[-2000:]
+    return int(found[1])
+
+
 def import_times(python: str, src: str | None, args: list[str]) -> tuple[float, float]:
     """(all imports, the settings models') in seconds, from `-X importtime`: the sum of the
     top-level imports' cumulative times, and the cumulative time of importing
@@ -116,6 +133,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"))
     parser.add_argument("--before", metavar="DIR", help="an older checkout's src/ to time in turn")
+    parser.add_argument("--callgrind", action="store_true", help="also count instructions (valgrind)")
     opts = parser.parse_args()
     listener = _Listener(("127.0.0.1", 0), _Handler)
     listener.arrivals = {}
@@ -133,7 +151,10 @@ def main() -> int:
         figures[tree].setdefault(name, []).append(value)
 
     for src in trees.values():
-        first_request(opts.python, src, copy, listener)  # warm the page cache and .pyc files
+        # Every tree compiled beforehand, as an installed package is: with PYTHONDONTWRITEBYTECODE
+        # set (as here) a tree without .pyc files would compile itself on every run.
+        subprocess.run([opts.python, "-m", "compileall", "-q", src or str(ROOT / "src")], check=True)
+        first_request(opts.python, src, copy, listener)  # warm the page cache
     for _ in range(opts.runs):
         for tree, src in trees.items():
             first, cpu = first_request(opts.python, src, copy, listener)
@@ -144,6 +165,15 @@ def main() -> int:
             total, pydantic = import_times(opts.python, src, [a.replace("{token}", "i") for a in copy])
             add(tree, "copy: -X importtime, all imports", total)
             add(tree, "copy: -X importtime, the settings models (pydantic, pydantic-settings)", pydantic)
+    if opts.callgrind:
+        for tree, src in trees.items():
+            token = [a.replace("{token}", "callgrind") for a in copy]
+            figures[tree]["copy: instructions, whole run (millions; not ms)"] = [
+                instructions(opts.python, src, token) / 1e9
+            ]
+            figures[tree]["--help: instructions (millions; not ms)"] = [
+                instructions(opts.python, src, ["--help"]) / 1e9
+            ]
     listener.shutdown()
     for tree, by_name in figures.items():
         print(f"{tree}:")

@@ -26,7 +26,7 @@ from ..types.secret import Secret
 from .ghcr import github_token_provider
 
 #: action.yml input -> settings field, from the schema; action.yml passes each as
-#: OCI_PROMOTE_<FIELD> (its inputs are written from the schema: `python -m tests.action.docs`).
+#: OCI_PROMOTE_<FIELD> (written from the schema: `python -m tests.action.docs --write`).
 INPUTS: dict[str, str] = {o.input: o.name for o in options_for("action") if o.input}
 #: Settings fields that are deliberately not inputs (still readable from OCI_PROMOTE_* env).
 NOT_INPUTS: dict[str, str] = {o.name: o.not_input for o in options_for("action") if not o.input}
