@@ -194,8 +194,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("dry_run", "switch", False, "resolve and print what would be sent, without writing",
            input="dry-run", input_help="`true` to resolve and plan only: report what would be sent, "
            "write nothing.", library="copy"),
-    Option("jobs", "int", DEFAULT_JOBS, "blobs moved in parallel (8)", metavar="N", bound=Bound(1, 64), input="jobs",
-           input_help="How many blobs to move in parallel (1 to 64).", library="copy"),
+    Option("jobs", "int", DEFAULT_JOBS, "blobs moved in parallel (8)", metavar="N", bound=Bound(1, 64),
+           input="jobs", input_help="How many blobs to move in parallel (1 to 64).", library="copy"),
     Option("include_foreign_layers", "switch", False, "also copy non-distributable layers (left out by "
            "default)", input="include-foreign-layers", input_help="`true` to also copy non-distributable "
            "(foreign) layers, which are left out by default as registries and the Docker CLI do.",
