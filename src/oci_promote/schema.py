@@ -4,8 +4,8 @@ The library's `CopyOptions`/`ConnectOptions` take their defaults and bounds from
 the CLI builds its flags and its environment help from here (`cli/args.py`); the settings
 models that read `OCI_PROMOTE_*` are generated from here (`frontend/settings.py`); and
 action.yml's inputs are written from here (`python -m tests.action.docs --write`) and checked
-against it by a test. Standard library only: `--help` is built from it without loading
-the validation framework. Adding an option is one `Option(...)` below plus the code that
+against it by a test. Plain dataclasses, no validation framework: `--help` is built
+from it without loading pydantic. Adding an option is one `Option(...)` below plus the code that
 uses it.
 """
 
@@ -53,6 +53,8 @@ def _number(value: float) -> str:
 
 @dataclass(frozen=True)
 class Option:
+    """One option, as every front end and the library know it; its variable is `env`."""
+
     name: str
     kind: Kind
     default: object
