@@ -2,7 +2,8 @@
 
 `CopyOptions` says what to copy where; `ConnectOptions` how to reach registries.
 Both are built from arguments only: the CLI and the Action read their inputs
-(`settings.py`) and build these. Every check raises our `UsageError` tree.
+(`frontend/settings.py`) and build these. Defaults and numeric bounds come from the option
+schema (`schema.py`), as the front ends' do. Every check raises our `UsageError` tree.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from .concurrency import DEFAULT_JOBS as DEFAULT_JOBS  # re-exported: the options' default
 from .errors import UsageError
+from .schema import BOUNDS, BY_NAME, default
 from .transport.client import RetryPolicy, TransportOptions
 from .transport.credentials import Credential, parse_user_password
 from .types.digest import Digest, parse_digest
@@ -26,38 +28,15 @@ from .types.reference import parse_registry_host
 CredentialProvider = Callable[[str], Credential | None]
 
 
-@dataclass(frozen=True)
-class Bound:
-    low: float
-    high: float
-    low_open: bool = False
-
-    def check(self, name: str, value: object, kind: type) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
-            raise UsageError(f"{name} must be {'a number' if kind is float else 'an integer'}, got {value!r}")
-        if value < self.low or (self.low_open and value == self.low) or value > self.high:
-            low = f"above {self.low:g}" if self.low_open else f"at least {self.low:g}"
-            raise UsageError(f"{name} must be {low} and at most {self.high:g}, got {value!r}")
-
-
-#: Every numeric option's range; the settings model takes its constraints from here.
-BOUNDS: dict[str, tuple[Bound, type]] = {
-    "jobs": (Bound(1, 64), int),
-    "timeout": (Bound(0, 3600, low_open=True), float),
-    "retries": (Bound(0, 20), int),
-    "retry_delay": (Bound(0, 60), float),
-    "retry_max_delay": (Bound(0, 600), float),
-    "retry_after_cap": (Bound(0, 3600), float),
-    "retry_budget": (Bound(0, 10000), int),
-    "chunk_size": (Bound(64 * 1024, 1024 * 1024 * 1024), int),
-}
+#: What an empty expected digest is told: it is refused, never read as "no check".
+EMPTY_DIGEST = "give the digest (sha256:...), or no expected digest at all"
 
 
 def _check_numbers(options: object) -> None:
     for f in fields(options):  # type: ignore[arg-type]
         if f.name in BOUNDS:
-            bound, kind = BOUNDS[f.name]
-            bound.check(f.name, getattr(options, f.name), kind)
+            kind = float if BY_NAME[f.name].kind == "float" else int
+            BOUNDS[f.name].check(f.name, getattr(options, f.name), kind)
 
 
 @dataclass(frozen=True)
@@ -73,14 +52,14 @@ class ConnectOptions:
     plain_http: tuple[str, ...] = ()
     https_only: tuple[str, ...] = ()
     ca_file: Path | None = None
-    timeout: float = 60.0
-    retries: int = 4
-    retry_delay: float = 0.5
-    retry_max_delay: float = 10.0
-    retry_after_cap: float = 60.0
-    retry_budget: int = 100
-    chunk_size: int = 4 * 1024 * 1024
-    chunked: bool = False
+    timeout: float = default("timeout")
+    retries: int = default("retries")
+    retry_delay: float = default("retry_delay")
+    retry_max_delay: float = default("retry_max_delay")
+    retry_after_cap: float = default("retry_after_cap")
+    retry_budget: int = default("retry_budget")
+    chunk_size: int = default("chunk_size")
+    chunked: bool = default("chunked")
 
     def __post_init__(self) -> None:
         _check_numbers(self)
@@ -123,14 +102,14 @@ class CopyOptions:
     expected_from: Location | None = None
     #: Destination tag patterns (shell-style, `*` every tag) never moved to another digest.
     protect: tuple[str, ...] = ()
-    dry_run: bool = False
+    dry_run: bool = default("dry_run")
     jobs: int = DEFAULT_JOBS
-    include_foreign_layers: bool = False
+    include_foreign_layers: bool = default("include_foreign_layers")
     source_credential: Credential | None = None
     destination_credential: Credential | None = None
     connect: ConnectOptions = field(default_factory=ConnectOptions)
     #: Copy the source's referrers (signatures, attestations, SBOMs) too.
-    referrers: bool = True
+    referrers: bool = default("referrers")
     #: Only referrers of these artifact types (empty: all).
     referrer_types: tuple[str, ...] = ()
     #: Refuse to copy unless the source has a referrer of each of these artifact types.
@@ -210,7 +189,11 @@ def copy_options(
     location = parse_location(source) if isinstance(source, str) else source
     expected: Any = expected_digest
     if isinstance(expected, str):
-        expected = parse_digest(expected.strip()) if expected.strip() else None
+        # A blank digest is refused, not read as "no check": a guard that an empty build
+        # output turns off would fail open.
+        if not expected.strip():
+            raise UsageError(f"expected_digest is empty ({EMPTY_DIGEST})")
+        expected = parse_digest(expected.strip())
     elif expected is not None and not isinstance(expected, Digest):
         raise UsageError(f"expected_digest must be a digest string, got {type(expected).__name__}")
     return CopyOptions(

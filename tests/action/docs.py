@@ -1,17 +1,77 @@
-"""The README's input and output tables, generated from action.yml.
+"""action.yml's inputs, written from the option schema, and the README's tables, from action.yml.
 
-`python -m tests.action.docs` prints them; tests/action/test_metadata.py checks that the
-README section (between its action markers) contains exactly these tables.
+    python -m tests.action.docs            # print the README tables
+    python -m tests.action.docs --write    # rewrite action.yml's inputs and the promote
+                                           # step's env from the schema, then print them
+
+tests/unit/test_schema.py checks that action.yml's inputs are what the schema says;
+tests/action/test_metadata.py that the README section (between its action markers)
+contains exactly these tables.
 """
 
 from __future__ import annotations
 
+import json
+import re
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
-from testkit.action_runner import REPO_ROOT, load_action
+from oci_promote.schema import Option, action_inputs
+from testkit.action_runner import ACTION_YML, REPO_ROOT, load_action
 
 START, END = "<!-- action:start -->", "<!-- action:end -->"
+#: Where the promote step passes inputs to Python: one variable per input.
+_ENV_LINE = re.compile(r"^        OCI_PROMOTE_[A-Z_]+: \$\{\{ inputs\.[a-z-]+ \}\}\n", re.M)
+
+
+def input_options() -> list[Option]:
+    return list(action_inputs())
+
+
+def schema_inputs() -> dict[str, dict[str, Any]]:
+    """action.yml's `inputs:` as the schema declares them (descriptions with single spaces)."""
+    inputs: dict[str, dict[str, Any]] = {}
+    for option in input_options():
+        assert option.input is not None
+        spec: dict[str, Any] = {"description": option.input_help, "required": option.input_required}
+        if not option.input_required:
+            spec["default"] = option.action_default()
+        inputs[option.input] = spec
+    return inputs
+
+
+def _yaml_inputs() -> str:
+    lines = ["inputs:"]
+    for name, spec in schema_inputs().items():
+        lines.append(f"  {name}:")
+        text = spec["description"]
+        if len(text) <= 88:
+            lines.append(f"    description: {json.dumps(text)}")
+        else:
+            lines.append("    description: >-")
+            lines += textwrap.wrap(text, 92, initial_indent="      ", subsequent_indent="      ")
+        lines.append(f"    required: {'true' if spec['required'] else 'false'}")
+        if "default" in spec:
+            lines.append(f"    default: {json.dumps(spec['default'])}")
+    return "\n".join(lines) + "\n"
+
+
+def write_action_yml(path: Path = ACTION_YML) -> None:
+    """Replace the `inputs:` block and the promote step's input variables with the schema's."""
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split("\ninputs:\n", 1)
+    _, tail = rest.split("\noutputs:\n", 1)
+    text = f"{head}\n{_yaml_inputs()}\noutputs:\n{tail}"
+    env = "".join(
+        f"        {o.env}: ${{{{ inputs.{o.input} }}}}\n" for o in input_options() if o.scope != "setup"
+    )
+    first = _ENV_LINE.search(text)
+    assert first is not None, "the promote step passes no input"
+    text = _ENV_LINE.sub("", text)
+    text = text[: first.start()] + env + text[first.start() :]
+    path.write_text(text, encoding="utf-8")
 
 
 def _cell(text: str) -> str:
@@ -43,6 +103,8 @@ def action_section() -> tuple[Path, str]:
 
 
 if __name__ == "__main__":
+    if "--write" in sys.argv[1:]:
+        write_action_yml()
     action = load_action()
     print(inputs_table(action))
     print()

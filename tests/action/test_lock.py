@@ -1,8 +1,8 @@
-"""requirements/action.txt: every file hash-pinned, exactly pyproject's runtime dependencies.
+"""action-runtime/requirements.txt: every file hash-pinned, exactly pyproject's runtime dependencies.
 
 The lock is universal (markers for Python 3.10 and up), so the checks evaluate it for
 each supported Python, as pip on the runner will. A dependency added to (or removed from)
-pyproject.toml fails here until `requirements/lock.sh` is run again. The links file the
+pyproject.toml fails here until `action-runtime/lock.sh` is run again. The links file the
 action installs from must point at exactly the wheels the lock pins.
 """
 
@@ -24,13 +24,13 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
-LOCK = REPO_ROOT / "requirements" / "action.txt"
-LINKS = REPO_ROOT / "requirements" / "action-links.html"
-LOCK_COMMAND = REPO_ROOT / "requirements" / "lock.sh"
+LOCK = REPO_ROOT / "action-runtime" / "requirements.txt"
+LINKS = REPO_ROOT / "action-runtime" / "links.html"
+LOCK_COMMAND = REPO_ROOT / "action-runtime" / "lock.sh"
 PYTHONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
 #: Build backends and their helpers: the action runs from its checkout, builds nothing.
 BUILD_TOOLS = {"hatchling", "setuptools", "flit-core", "pdm-backend", "poetry-core", "wheel", "pip"}
-_REGENERATE = "run requirements/lock.sh"
+_REGENERATE = "run action-runtime/lock.sh"
 #: A name in a `# via NAME` or `#   NAME` annotation line.
 _VIA = re.compile(r"#\s+(?:via\s+)?([A-Za-z0-9_.-]+(?: \(pyproject\.toml\))?)\s*$", re.M)
 
@@ -113,15 +113,15 @@ def test_python_3_10_gets_a_github_action_utils_it_can_install() -> None:
 
 
 def test_the_lock_says_how_it_is_made() -> None:
-    assert "#    requirements/lock.sh\n" in LOCK.read_text(encoding="utf-8")
+    assert "#    action-runtime/lock.sh\n" in LOCK.read_text(encoding="utf-8")
     assert os.access(LOCK_COMMAND, os.X_OK)
     script = LOCK_COMMAND.read_text(encoding="utf-8")
     assert re.search(r"uv\" pip compile .*pyproject\.toml", script) and "--generate-hashes" in script
-    assert "--universal --python-version 3.10" in script and "requirements/links.py" in script
+    assert "--universal --python-version 3.10" in script and "action-runtime/links.py" in script
 
 
 def _links() -> list[tuple[str, str, str]]:
-    """(url without fragment, sha256, file name) per link in requirements/action-links.html."""
+    """(url without fragment, sha256, file name) per link in action-runtime/links.html."""
     found = re.findall(r'<a href="([^"#]+)#sha256=([0-9a-f]{64})">([^<]+)</a>', LINKS.read_text("utf-8"))
     return [(html.unescape(url), digest, html.unescape(name)) for url, digest, name in found]
 
@@ -144,17 +144,25 @@ def test_the_links_are_exactly_the_locked_wheels() -> None:
     assert covered == set(locked), f"no link for {set(locked) - covered}: {_REGENERATE}"
 
 
+#: The one compiled dependency (pydantic's core); every other pin is pure Python.
+COMPILED = "pydantic-core"
+#: Linux x64 and arm64, macOS arm64, Windows x64: the hosted runners.
+RUNNER_PLATFORMS = ("manylinux_2_17_x86_64", "manylinux_2_17_aarch64", "macosx_11_0_arm64", "win_amd64")
+
+
 @pytest.mark.parametrize("python", PYTHONS)
 def test_every_hosted_runner_finds_a_wheel_of_each_locked_package(python: str) -> None:
-    """Linux x64 and arm64, macOS arm64, Windows x64: each installs every pin from the links.
-
-    The runtime needs no compiled wheel (pydantic-core was the last one), so each pin
-    needs a pure-Python wheel: one for any Python 3 and any platform.
-    """
+    """Each hosted runner installs every pin from the links: a pure-Python wheel for each
+    pin but pydantic-core, and pydantic-core's compiled wheel for its Python and platform."""
     pins = _pins(python)
-    assert pins
+    assert COMPILED in pins
     for name, version in pins.items():
-        assert _pure_wheels(name, version), f"{name}=={version}: no pure-Python wheel for Python {python}"
+        if name != COMPILED:
+            assert _pure_wheels(name, version), f"{name}=={version}: no pure-Python wheel for Python {python}"
+    tag = "cp" + python.replace(".", "")
+    names = [name for _, _, name in _links() if name.startswith(f"pydantic_core-{pins[COMPILED]}-")]
+    for platform in RUNNER_PLATFORMS:
+        assert any(f"-{tag}-{tag}-" in n and platform in n for n in names), f"{tag} {platform}"
 
 
 def _pure_wheels(name: str, version: str) -> list[str]:
@@ -170,8 +178,8 @@ def _pure_wheels(name: str, version: str) -> list[str]:
 def test_action_installs_only_the_lock_with_hashes() -> None:
     [install] = [s for s in load_action()["runs"]["steps"] if s.get("id") == "install"]
     script = install["run"]
-    assert 'lock="${GITHUB_ACTION_PATH}/requirements/action.txt"' in script
-    assert 'links="${GITHUB_ACTION_PATH}/requirements/action-links.html"' in script
+    assert 'lock="${GITHUB_ACTION_PATH}/action-runtime/requirements.txt"' in script
+    assert 'links="${GITHUB_ACTION_PATH}/action-runtime/links.html"' in script
     installs = [line for line in script.splitlines() if re.search(r"\b(pip|uv pip) install\b", line)]
     assert len(installs) == 3  # uv, the runner's pip, the environment's own pip
     for n, line in enumerate(script.splitlines()):

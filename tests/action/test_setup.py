@@ -56,7 +56,7 @@ def _copy_action(to: Path) -> Path:
     to.mkdir()
     for name in ("action.yml", "pyproject.toml"):
         shutil.copy2(REPO_ROOT / name, to / name)
-    for name in ("setup", "requirements", "src"):
+    for name in ("action-runtime", "src"):
         shutil.copytree(REPO_ROOT / name, to / name, ignore=shutil.ignore_patterns("__pycache__"))
     return to
 
@@ -108,7 +108,7 @@ def test_first_job_installs_with_the_runners_pip_and_saves_after_the_promotion(
     assert re.fullmatch(
         r"oci-promote-venv1-Linux-(X64|ARM64)-cpython3\.\d+\.\d+-[0-9a-f]{8}-[0-9a-f]{16}", key
     )
-    lock = (REPO_ROOT / "requirements" / "action.txt").read_bytes()
+    lock = (REPO_ROOT / "action-runtime" / "requirements.txt").read_bytes()
     assert key.endswith("-" + hashlib.sha256(lock).hexdigest()[:16])
     assert (venv / ".oci-promote-key").read_text(encoding="utf-8").splitlines()[0] == key
     # Nothing of the action itself is installed: its code comes from the checkout.
@@ -129,12 +129,12 @@ def test_the_key_changes_with_the_lock_and_the_python(tmp_path: Path) -> None:
         out.write_text("")
         env = {"GITHUB_ACTION_PATH": str(action), "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(out)}
         env.update(RUNNER_OS="Linux", RUNNER_ARCH="X64", PATH=os.environ["PATH"])
-        subprocess.run([python, str(action / "setup" / "venv.py"), "key"], env=env, check=True)
+        subprocess.run([python, str(action / "action-runtime" / "venv.py"), "key"], env=env, check=True)
         return dict(line.split("=", 1) for line in out.read_text().splitlines())["key"]
 
     before = key(sys.executable)
     assert before.startswith("oci-promote-venv1-Linux-X64-cpython")
-    lock = action / "requirements" / "action.txt"
+    lock = action / "action-runtime" / "requirements.txt"
     lock.write_text(lock.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     after = key(sys.executable)
     assert after != before and after.split("-")[:-1] == before.split("-")[:-1]
@@ -212,7 +212,7 @@ def test_a_restored_environment_that_does_not_check_out_is_made_again(
 @pytest.mark.slow
 def test_a_tampered_lock_entry_is_refused(tmp_path: Path, layout: Path, registry: RunningRegistry) -> None:
     action_path = _copy_action(tmp_path / "action")
-    lock = action_path / "requirements" / "action.txt"
+    lock = action_path / "action-runtime" / "requirements.txt"
     text = lock.read_text(encoding="utf-8")
     start = text.index("idna==")
     end = text.index("# via", start)
@@ -291,5 +291,5 @@ def test_the_set_up_helper_parses_on_old_pythons() -> None:
     check (and its clear message) instead of a SyntaxError."""
     import ast
 
-    source = (REPO_ROOT / "setup" / "venv.py").read_text(encoding="utf-8")
+    source = (REPO_ROOT / "action-runtime" / "venv.py").read_text(encoding="utf-8")
     ast.parse(source, feature_version=(3, 6))

@@ -1,8 +1,8 @@
 """The front ends' settings reader: flags, then OCI_PROMOTE_*, converted and checked once.
 
-Standard library only, so `oci-promote` starts without a validation framework; these tests
-hold it to what the pydantic-settings model did (names, lists, switches, ranges) and to
-the rule that no secret is ever shown.
+pydantic-settings models generated from the option schema; these tests hold them to what
+the CLI has always accepted (names, lists, switches, ranges, every problem at once) and
+to the rule that no secret is ever shown.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from oci_promote.errors import CredentialsError, UsageError
 from oci_promote.frontend.settings import Settings
@@ -91,13 +92,23 @@ def test_lists_split_on_commas_and_newlines_and_drop_blanks() -> None:
     assert settings.protect == ("v*", "stable")
     assert settings.referrer_types == ()
     # A list from repeated flags is kept as given.
-    assert Settings.read({"plain_http": ["x.example,y.example"]}, {}).plain_http == ("x.example,y.example",)
+    assert Settings.read({"referrer_types": ["a/x,b/y"]}, {}).referrer_types == ("a/x,b/y",)
 
 
 def test_blank_optional_values_are_not_given() -> None:
-    settings = _read(expected_digest="  ", expected_from="", docker_config="", ca_file=" ")
+    settings = _read(expected_from="", docker_config="", ca_file=" ")
     assert settings.expected_digest is None and settings.expected_from is None
     assert settings.docker_config is None and settings.ca_file is None
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n"])
+def test_a_blank_expected_digest_is_refused_not_read_as_none(text: str) -> None:
+    """A digest guard that an empty build output turns off would fail open (issue 18)."""
+    for read in (lambda: _read(expected_digest=text), lambda: Settings.read({"expected_digest": text}, {})):
+        with pytest.raises(UsageError) as excinfo:
+            read()
+        (line,) = str(excinfo.value).splitlines()
+        assert "EXPECTED_DIGEST: is empty" in line or "--expected-digest: is empty" in line
 
 
 @pytest.mark.parametrize(
@@ -155,7 +166,7 @@ def test_trimming_drops_inputs_of_only_whitespace() -> None:
     settings, problems = Settings.collect(None, env, trim=True)
     assert problems == []
     assert (settings.jobs, settings.source) == (DEFAULT_JOBS, "r.example/a:1")
-    assert settings.src_password == Secret("pw")
+    assert settings.src_password is not None and settings.src_password.get_secret_value() == "pw"
     # Untrimmed, a blank number is a wrong value and text keeps its spaces.
     settings, problems = Settings.collect(None, env)
     assert [p.field for p in problems] == ["jobs"] and settings.source == " r.example/a:1\n"
@@ -206,8 +217,29 @@ def test_no_secret_in_the_settings_repr_nor_in_their_errors() -> None:
     assert "12345" not in str(wrong.value) and str(wrong.value) == "--src-password: must be text"
 
 
+@pytest.mark.parametrize("wrong", [[SECRET], {"value": SECRET}, SECRET.encode(), 3.5])
+def test_a_wrong_secret_is_never_shown_not_even_as_pydantics_input(wrong: object) -> None:
+    """The problem names the flag; neither it nor pydantic's own error holds the value."""
+    for name in ("src_password", "dest_creds", "src_creds"):
+        settings, problems = Settings.collect({name: wrong}, {})
+        assert [str(p) for p in problems] == [f"--{name.replace('_', '-')}: must be text"]
+        assert getattr(settings, name) is None
+        with pytest.raises(ValidationError) as raw:  # the model itself, as a caller could make it
+            Settings(**{name: wrong})
+        # hide_input_in_errors: pydantic's message leaves the input out (errors() still has it).
+        assert SECRET not in str(raw.value) and SECRET not in repr(raw.value.errors(include_input=False))
+
+
+def test_a_secret_in_a_wrong_value_of_another_field_is_not_shown() -> None:
+    """A password pasted into the wrong variable is not echoed either."""
+    env = {"OCI_PROMOTE_JOBS": SECRET, "OCI_PROMOTE_TIMEOUT": SECRET, "OCI_PROMOTE_DRY_RUN": SECRET}
+    with pytest.raises(UsageError) as excinfo:
+        Settings.read(None, env)
+    assert SECRET not in str(excinfo.value) and str(excinfo.value).count("OCI_PROMOTE_") == 3
+
+
 def test_the_cli_run_module_imports_no_pydantic() -> None:
-    """`copy` starts without pydantic: it was about 45% of the start-up's instructions."""
+    """The settings models (pydantic) load only when a command runs, not with the CLI's modules."""
     code = (
         "import sys, oci_promote.cli.run\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pydantic')))"

@@ -1,73 +1,37 @@
 """The Action's inputs: read from `OCI_PROMOTE_*` once, trimmed, and checked all at once.
 
-action.yml passes each input as an `OCI_PROMOTE_<FIELD>` variable; the CLI's `Settings`
-model reads them. Every input is trimmed the same way (as `@actions/core` does), secrets
-included, and every wrong input is collected before the run stops: one problem per input,
-in input order, and no request sent. Parsing happens here, once: the run gets typed values.
+action.yml passes each input as an `OCI_PROMOTE_<FIELD>` variable; a settings model
+generated from the same schema as the CLI's reads them. Every input is trimmed the same
+way (as `@actions/core` does), secrets included, and every wrong input is collected
+before the run stops: one problem per input, in input order, and no request sent.
+Parsing happens here, once: the run gets typed values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import SecretStr
 
 from ..errors import UsageError
-from ..frontend.settings import ENV_PREFIX, Settings
+from ..frontend.settings import ENV_PREFIX, SettingsBase, model
 from ..options import ConnectOptions, CopyOptions, CredentialProvider, Location, parse_location
+from ..schema import options_for
 from ..transport.credentials import Credential
 from ..types.digest import Digest
 from ..types.location import is_layout_reference, parse_layout_reference
-from ..types.reference import parse_registry_host
 from ..types.secret import Secret
 from .ghcr import github_token_provider
 
-#: action.yml input -> Settings field. action.yml passes each as OCI_PROMOTE_<FIELD>;
-#: tests/action keeps action.yml, this table and the README in step.
-INPUTS: dict[str, str] = {
-    "source": "source",
-    "destinations": "destinations",
-    "expected-digest": "expected_digest",
-    "mode": "mode",
-    "source-username": "src_username",
-    "source-password": "src_password",
-    "destination-username": "dest_username",
-    "destination-password": "dest_password",
-    "github-token": "github_token",
-    "docker-config": "docker_config",
-    "insecure-registries": "insecure_registries",
-    "dry-run": "dry_run",
-    "jobs": "jobs",
-    "include-foreign-layers": "include_foreign_layers",
-    "protect-tags": "protect",
-    "referrers": "referrers",
-    "referrer-types": "referrer_types",
-    "require-referrers": "require_referrers",
-}
+#: action.yml input -> settings field, from the schema; action.yml passes each as
+#: OCI_PROMOTE_<FIELD> (written from the schema: `python -m tests.action.docs --write`).
+INPUTS: dict[str, str] = {o.input: o.name for o in options_for("action") if o.input}
 #: Settings fields that are deliberately not inputs (still readable from OCI_PROMOTE_* env).
-NOT_INPUTS: dict[str, str] = {
-    "src_creds": "USER:PASSWORD form of source-username/source-password; one spelling is enough",
-    "dest_creds": "USER:PASSWORD form of destination-username/destination-password",
-    "ca_file": "hosted runners trust public CAs; set OCI_PROMOTE_CA_FILE in env if needed",
-    "expected_from": "where a mismatching expected digest is read; OCI_PROMOTE_EXPECTED_FROM in env",
-    "timeout": "the default suits CI; set OCI_PROMOTE_TIMEOUT in env if needed",
-    "plain_http": "scheme override for self-hosted registries; set OCI_PROMOTE_PLAIN_HTTP in env if needed",
-    "https_only": "scheme override for self-hosted registries; set OCI_PROMOTE_HTTPS_ONLY in env if needed",
-    **{
-        name: "transport tuning whose defaults suit CI; set OCI_PROMOTE_<NAME> in env if needed"
-        for name in (
-            "retries",
-            "retry_delay",
-            "retry_max_delay",
-            "retry_after_cap",
-            "retry_budget",
-            "chunk_size",
-            "chunked",
-        )
-    },
-}
+NOT_INPUTS: dict[str, str] = {o.name: o.not_input for o in options_for("action") if not o.input}
 #: Fields whose values are masked before anything is printed.
-SECRET_FIELDS = ("src_password", "dest_password", "github_token", "src_creds", "dest_creds")
+SECRET_FIELDS = tuple(o.name for o in options_for("action") if o.secret)
 
 _FIELD_TO_INPUT = {f: i for i, f in INPUTS.items()}
 _T = TypeVar("_T")
@@ -87,17 +51,18 @@ class ActionInputError(UsageError):
         super().__init__("; ".join(f"{p.input}: {p.message}" for p in self.problems))
 
 
-@dataclass(frozen=True)
-class ActionSettings(Settings):
-    """The CLI's Settings plus the Action's own inputs: `mode` and a GitHub token for ghcr.io."""
-
-    #: `copy` promotes; `verify` only checks that every destination holds `expected-digest`.
-    mode: str = field(default="copy", metadata={"choices": ("copy", "verify")})
-    #: The `github-token` input: used for ghcr.io when no other credential is found.
-    github_token: Secret | None = None
+class _ActionSettings(SettingsBase):
+    """The CLI's settings plus the Action's own inputs: `mode` and a GitHub token for ghcr.io."""
 
     def credential_provider(self) -> CredentialProvider | None:
-        return github_token_provider(self.github_token)
+        token = self.github_token
+        return github_token_provider(Secret(token.get_secret_value()) if token is not None else None)
+
+
+if TYPE_CHECKING:
+    ActionSettings = _ActionSettings
+else:
+    ActionSettings = model("ActionSettings", _ActionSettings, "action")
 
 
 @dataclass(frozen=True)
@@ -116,7 +81,7 @@ class ActionInputs:
 
     @property
     def verify(self) -> bool:
-        return self.settings.mode == "verify"
+        return bool(self.settings.mode == "verify")
 
     def copy_options(self) -> CopyOptions:
         """The library's options for a copy (copy mode: the source is known)."""
@@ -184,8 +149,6 @@ def validate(settings: ActionSettings, problems: list[InputProblem] | None = Non
         dest_credential = parse(ENV_PREFIX + "DEST_CREDS", settings.destination_credential)
     if settings.docker_config is not None and not settings.docker_config.exists():
         found.append(InputProblem("docker-config", f"no such file or directory: {settings.docker_config}"))
-    for host in settings.insecure_registries:
-        parse("insecure-registries", parse_registry_host, host)
     for name in ("referrer_types", "require_referrers"):
         for text in getattr(settings, name):
             parse(_FIELD_TO_INPUT[name], _check_media_type, text)
@@ -237,7 +200,7 @@ def _check_media_type(text: str) -> None:
 
 
 def _credentials_problem(
-    problems: list[InputProblem], role: str, username: str | None, password: Secret | None
+    problems: list[InputProblem], role: str, username: str | None, password: SecretStr | None
 ) -> bool:
     """A username without a password or the reverse, named by the input that is missing."""
     has_password = password is not None and bool(password.get_secret_value())

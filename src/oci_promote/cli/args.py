@@ -1,4 +1,7 @@
-"""The CLI's arguments and the `OCI_PROMOTE_*` variables it reads, documented in one place."""
+"""The CLI's arguments and the `OCI_PROMOTE_*` variables it reads, both built from the option schema.
+
+Standard library only (no settings model): `--help` and `--version` load nothing else.
+"""
 
 from __future__ import annotations
 
@@ -7,56 +10,23 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from ..frontend.settings import ENV_PREFIX, Settings, env_name
+from ..schema import ENV_PREFIX, Option, options_for
 from . import diff as cli_diff
 from . import release as cli_release
 
-_CREDS_HELP = (
-    "USER:PASSWORD for the {role} registry; or set {env}CREDS, or {env}USERNAME and "
-    "{env}PASSWORD. Without them, the Docker config file ($DOCKER_CONFIG/config.json, else "
-    "~/.docker/config.json, with its credential helpers) is used, else anonymous access."
-)
+#: The options the CLI reads, in the schema's order; each is a flag, an argument or a variable.
+_OPTIONS = options_for("cli")
 
-#: What each `OCI_PROMOTE_*` variable sets; a flag given on the command line wins.
-ENV_HELP = {
-    "source": "SOURCE (the positional argument wins)",
-    "destinations": "DESTs, separated by newlines or commas (the positional arguments win)",
-    "expected_digest": "--expected-digest",
-    "expected_from": "--expected-from",
-    "protect": "--protect, separated by commas",
-    "src_creds": "--src-creds",
-    "dest_creds": "--dest-creds",
-    "src_username": "source username (with _SRC_PASSWORD)",
-    "src_password": "source password (with _SRC_USERNAME)",
-    "dest_username": "destination username (with _DEST_PASSWORD)",
-    "dest_password": "destination password (with _DEST_USERNAME)",
-    "docker_config": "--docker-config",
-    "insecure_registries": "--insecure-registry, separated by commas",
-    "plain_http": "--plain-http, separated by commas",
-    "https_only": "--https-only, separated by commas",
-    "ca_file": "--ca-file",
-    "dry_run": "--dry-run (true/false)",
-    "jobs": "--jobs",
-    "include_foreign_layers": "--include-foreign-layers (true/false)",
-    "timeout": "--timeout",
-    "retries": "--retries",
-    "retry_delay": "first backoff delay in seconds (0.5)",
-    "retry_max_delay": "longest backoff delay in seconds (10)",
-    "retry_after_cap": "longest Retry-After honoured, in seconds (60)",
-    "retry_budget": "retries allowed per copy in total (100)",
-    "chunk_size": "--chunk-size",
-    "chunked": "--chunked (true/false)",
-    "referrers": "--referrers / --no-referrers (true/false)",
-    "referrer_types": "--referrer-type, separated by commas",
-    "require_referrers": "--require-referrer, separated by commas",
-}
+
+def env_name(field_name: str) -> str:
+    """The variable that sets a field: `OCI_PROMOTE_` and the name in capitals."""
+    return ENV_PREFIX + field_name.upper()
 
 
 def env_epilog() -> str:
-    """Every variable the CLI reads, from the settings model itself, so none goes undocumented."""
+    """Every variable the CLI reads, from the option schema itself, so none goes undocumented."""
     lines = ["environment (names only are logged when one is used; a flag wins over its variable):"]
-    for field in Settings.field_names():
-        lines.append(f"  {env_name(field):<36} {ENV_HELP.get(field, field.replace('_', ' '))}")
+    lines += [f"  {option.env:<36} {option.env_help}" for option in _OPTIONS]
     return "\n".join(lines)
 
 
@@ -96,57 +66,49 @@ def _verbosity(parser: argparse.ArgumentParser, *, default: object) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", default=default, help="log errors only")
 
 
-def common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
-    """The registry options every command shares."""
-    parser.add_argument(
-        "--src-creds",
-        metavar="USER:PASSWORD",
-        help=_CREDS_HELP.format(role="source", env=ENV_PREFIX + "SRC_"),
-    )
-    if destination:
+def _flag(option: Option) -> bool:
+    """Whether the option is a `--flag` (not an argument, nor a variable only)."""
+    return option.flag is not None and option.cli_flag.startswith("--")
+
+
+def _add(parser: argparse.ArgumentParser, option: Option) -> None:
+    """The option's flag, as the schema declares it; values stay text for the settings to check."""
+    assert option.flag is not None
+    if option.kind == "switch":
+        # Switches the environment can turn on have a --no- form to turn them off again.
+        parser.add_argument(option.cli_flag, action=argparse.BooleanOptionalAction, help=option.help)
+    elif option.many:
         parser.add_argument(
-            "--dest-creds",
-            metavar="USER:PASSWORD",
-            help=_CREDS_HELP.format(role="destination", env=ENV_PREFIX + "DEST_"),
+            option.cli_flag, dest=option.name, action="append", metavar=option.metavar, help=option.help
         )
-    parser.add_argument(
-        "--docker-config",
-        metavar="PATH",
-        help="Docker config file or directory to read credentials from (must exist)",
-    )
-    parser.add_argument(
-        "--insecure-registry",
-        metavar="HOST[:PORT]",
-        action="append",
-        dest="insecure_registries",
-        help="allow plain HTTP to this registry: HTTPS when its port speaks TLS, else plain HTTP "
-        "(as for loopback registries); repeatable",
-    )
-    parser.add_argument(
-        "--plain-http",
-        metavar="HOST[:PORT]",
-        action="append",
-        dest="plain_http",
-        help="always talk plain HTTP to this registry, without trying HTTPS first; repeatable",
-    )
-    parser.add_argument(
-        "--https-only",
-        metavar="HOST[:PORT]",
-        action="append",
-        dest="https_only",
-        help="always talk HTTPS to this registry, even on loopback (no plain-HTTP fallback); repeatable",
-    )
-    parser.add_argument("--ca-file", metavar="PEM", help="trust this CA bundle for TLS registries")
-    parser.add_argument("--timeout", type=float, help="seconds before a stalled request fails (60)")
-    parser.add_argument(
-        "--retries",
-        type=int,
-        metavar="N",
-        help="retries per request after a fault, 429 or 5xx (4); the environment's "
-        f"{ENV_PREFIX}RETRY_DELAY, _RETRY_MAX_DELAY, _RETRY_AFTER_CAP and "
-        "_RETRY_BUDGET tune backoff and the per-copy total",
-    )
+    else:
+        parser.add_argument(option.cli_flag, dest=option.name, metavar=option.metavar, help=option.help)
+
+
+def common(parser: argparse.ArgumentParser, *, destination: bool) -> None:
+    """The registry options every command shares (and `--dest-creds` where there is a destination)."""
+    for option in _OPTIONS:
+        if _flag(option) and (option.every_command or (destination and option.name == "dest_creds")):
+            _add(parser, option)
     _verbosity(parser, default=argparse.SUPPRESS)
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The arguments; `copy`'s SOURCE and DESTs are the words left over, in order.
+
+    They may come from OCI_PROMOTE_SOURCE and _DESTINATIONS instead, so copy declares
+    no positional: argparse would match optional positionals to the empty gap before
+    the first flag (`copy --json SRC DST` would then fail, or take SRC for a DEST).
+    """
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    unknown = [word for word in extras if word.startswith("-") and word != "-"]
+    if unknown or (extras and args.command != "copy"):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or extras)}")
+    if args.command == "copy":
+        args.source = extras[0] if extras else None
+        args.destinations = extras[1:]
+    return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,64 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
             "(HOST/REPO@sha256:...) per destination. SOURCE is a registry reference "
             "(HOST/REPO[:TAG|@DIGEST], docker:// accepted) or oci:PATH[:TAG|@DIGEST]; DEST a registry "
             "reference or oci:DIR[:TAG] (an OCI layout, created or extended). A DEST without tag or "
-            "digest takes the source's tag.",
+            "digest takes the source's tag. SOURCE and DEST may come from OCI_PROMOTE_SOURCE and "
+            "OCI_PROMOTE_DESTINATIONS instead (the arguments win).",
             width=100,
         ),
+        usage="%(prog)s [options] SOURCE DEST [DEST ...]",
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    copy.add_argument("source", metavar="SOURCE")
-    copy.add_argument("destinations", metavar="DEST", nargs="+")
-    copy.add_argument(
-        "--expected-digest",
-        metavar="DIGEST",
-        help="refuse to copy unless the source digest is DIGEST",
-    )
-    copy.add_argument(
-        "--expected-from",
-        metavar="REF",
-        help="where the expected digest can be read (REF's repository or layout), to name the causes "
-        "of a mismatch (default: the source's repository)",
-    )
-    copy.add_argument(
-        "--protect",
-        action="append",
-        metavar="PATTERN",
-        help="never move a destination tag matching PATTERN (shell-style, '*' every tag) to another "
-        "digest; the copy fails before writing anything (repeatable)",
-    )
-    copy.add_argument("--jobs", type=int, metavar="N", help="blobs moved in parallel (8)")
     copy.add_argument("--json", action="store_true", help="print one JSON object instead (also on failure)")
-    copy.add_argument(
-        "--chunk-size",
-        type=int,
-        metavar="BYTES",
-        help="largest PATCH chunk when a registry refuses monolithic uploads (4 MiB)",
-    )
-    # Switches the environment can turn on have a --no- form to turn them off again.
-    switches = {
-        "--dry-run": "resolve and print what would be sent, without writing",
-        "--include-foreign-layers": "also copy non-distributable layers (left out by default)",
-        "--chunked": "upload blobs in PATCH chunks from the start",
-        "--referrers": "carry signatures, attestations and SBOMs (referrers) along (default; "
-        "--no-referrers leaves them behind)",
-    }
-    for flag, text in switches.items():
-        copy.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
-    copy.add_argument(
-        "--referrer-type",
-        dest="referrer_types",
-        action="append",
-        metavar="TYPE",
-        help="carry only referrers of this artifact type (repeatable)",
-    )
-    copy.add_argument(
-        "--require-referrer",
-        dest="require_referrers",
-        action="append",
-        metavar="TYPE",
-        help="refuse a source image without a referrer of this type, before writing (repeatable)",
-    )
+    for option in _OPTIONS:
+        if _flag(option) and not option.every_command and option.name != "dest_creds":  # see common()
+            _add(copy, option)
     common(copy, destination=True)
 
     digest = sub.add_parser("digest", help="print the manifest digest of a reference")

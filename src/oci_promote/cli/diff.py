@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -18,8 +19,10 @@ from ..api import diff_async, verify_async
 from ..errors import PromoteError, UsageError
 from ..forensics import render
 from ..forensics.verify import VerifyOutcome
-from ..frontend.settings import Settings
 from ..types.digest import parse_digest
+
+if TYPE_CHECKING:
+    from ..frontend.settings import Settings
 
 COMMANDS = frozenset({"diff", "verify"})
 _SAME, _DIFFER, _ERROR = 0, 1, 2

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 
@@ -22,25 +22,33 @@ from ..api import copy_async, resolve_digest_async
 from ..concurrency import alongside
 from ..errors import AuthenticationError, ManifestError, PromoteError, UsageError
 from ..frontend.present import referrers_found_line, summary_line
-from ..frontend.settings import Settings, env_name
 from ..result import CopyResult
 from ..transport.client import use_large_reads
 from ..types.reference import parse_reference
 from . import diff as cli_diff
 from . import release as cli_release
-from .args import build_parser
+from .args import env_name, parse
 from .progress import Observer
 from .signals import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
 from .usage import parse_args
+
+if TYPE_CHECKING:
+    from ..frontend.settings import Settings
 
 log = logging.getLogger("oci_promote")
 T = TypeVar("T")
 
 
 def settings_from(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
-    """Flags first, then `OCI_PROMOTE_*`; logs which settings the environment supplied (names only)."""
+    """Flags first, then `OCI_PROMOTE_*`; logs which settings the environment supplied (names only).
+
+    The settings model (pydantic) is loaded here, after `--help` and `--version` have exited.
+    """
+    from ..frontend.settings import Settings
+
     names = Settings.field_names()
-    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    # No DEST argument is an empty list: OCI_PROMOTE_DESTINATIONS may then give them.
+    given: dict[str, Any] = {k: v for k, v in vars(args).items() if k in names and v not in (None, [])}
     present = {name.upper() for name in (os.environ if environ is None else environ)}
     from_env = [env_name(f) for f in names if f not in given and env_name(f) in present]
     if from_env:
@@ -157,7 +165,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     # The objects made by importing live until exit: keep the cyclic GC from walking them
     # again in every full collection and at exit (about 40 ms of a short copy).
     gc.freeze()
-    args = parse_args(build_parser(), sys.argv[1:] if argv is None else list(argv))
+    args = parse_args(parse, sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args)
     use_large_reads()
     as_json = bool(getattr(args, "json", False)) and args.command == "copy"

@@ -7,16 +7,17 @@ import contextlib
 import io
 import json
 import sys
+from collections.abc import Callable
 
 
-def parse_args(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """`parser.parse_args(argv)`; when it refuses the arguments and `--json` was asked for,
+def parse_args(parse: Callable[[list[str]], argparse.Namespace], argv: list[str]) -> argparse.Namespace:
+    """`parse(argv)`; when it refuses the arguments and `--json` was asked for,
     also print `{"error", "exit_code"}` on stdout (for copy with `destination` and
     `tags_moved`), as a failed run does."""
     said = io.StringIO()
     try:
         with contextlib.redirect_stderr(said):
-            return parser.parse_args(argv)
+            return parse(argv)
     except SystemExit as e:
         text = said.getvalue()
         sys.stderr.write(text)

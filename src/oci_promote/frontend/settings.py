@@ -1,56 +1,58 @@
-"""The CLI's and the Action's inputs: read from arguments and `OCI_PROMOTE_*` variables, once.
+"""The CLI's and the Action's inputs: flags and `OCI_PROMOTE_*` variables, read once.
 
-These settings are the front ends' only: they read the environment and build the
-library's explicit options (`to_options`), which read nothing. A frozen dataclass and
-the standard library, not a validation framework: the CLI pays for every import before
-its first request, and all this needs is to read text and convert it. Numeric ranges
-come from `options.BOUNDS`, so the library and these settings agree.
+pydantic-settings models, generated from the option schema (`schema.py`): one field per
+option, read from the environment with `env_prefix` (names in any case), every secret a
+`SecretStr`, and a validator per kind (lists split on commas and newlines, digests
+checked, numbers in the library's bounds). Flags come in as the model's arguments and win
+over variables. Every wrong value is reported at once, each named by its flag or
+variable, by a message of ours: never a value (it may be a secret), never pydantic's
+`input`. These settings are the front ends' only: they build the library's explicit
+options (`to_options`), which read nothing. Imported only once `--help` is out of the way.
 """
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import Field, dataclass, fields
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, create_model
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from ..errors import CredentialsError, UsageError
-from ..options import BOUNDS, DEFAULT_JOBS, ConnectOptions, CopyOptions, CredentialProvider, copy_options
+from ..options import ConnectOptions, CopyOptions, CredentialProvider, copy_options
+from ..schema import BY_NAME, ENV_PREFIX, OPTIONS, Scope, options_for
 from ..transport.credentials import Credential, parse_user_password
 from ..types.digest import Digest, parse_digest
 from ..types.secret import Secret
+from .kinds import WHAT, annotation, split_list
 
-ENV_PREFIX = "OCI_PROMOTE_"
-_DEFAULT = ConnectOptions()
-#: The spellings of a switch's value (any case), as `1`, `true`, `yes`, `on` and their opposites.
-_TRUE = frozenset({"1", "true", "yes", "on", "t", "y"})
-_FALSE = frozenset({"0", "false", "no", "off", "f", "n"})
-#: Arguments whose flag is not `--` + the field's name with dashes.
-_FLAGS = {
-    "source": "SOURCE",
-    "destinations": "DEST",
-    "insecure_registries": "--insecure-registry",
-    "referrer_types": "--referrer-type",
-    "require_referrers": "--require-referrer",
-}
-_S = TypeVar("_S", bound="Settings")
+__all__ = ["ENV_PREFIX", "Problem", "Settings", "SettingsBase", "env_name", "flag_name", "split_list"]
+
+#: The copy options that need no parsing, passed to `CopyOptions` as they are.
+_PLAIN = tuple(
+    o.name
+    for o in OPTIONS
+    if o.library == "copy" and o.kind in ("switch", "int", "float", "list") and o.name != "destinations"
+)
+_S = TypeVar("_S", bound="SettingsBase")
 
 
 def env_name(field_name: str) -> str:
     """The variable that sets a field: `OCI_PROMOTE_` and the name in capitals."""
-    return ENV_PREFIX + field_name.upper()
+    return BY_NAME[field_name].env if field_name in BY_NAME else ENV_PREFIX + field_name.upper()
 
 
 def flag_name(field_name: str) -> str:
     """The command-line argument that sets a field, as errors name it."""
-    return _FLAGS.get(field_name, "--" + field_name.replace("_", "-"))
-
-
-def split_list(text: str) -> tuple[str, ...]:
-    """Text separated by newlines and commas (as workflow inputs are), blanks dropped."""
-    return tuple(item.strip() for line in text.splitlines() for item in line.split(",") if item.strip())
+    return BY_NAME[field_name].cli_flag
 
 
 @dataclass(frozen=True)
@@ -67,41 +69,70 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Settings:
-    source: str = ""
-    destinations: tuple[str, ...] = ()
-    expected_digest: str | None = None
-    expected_from: str | None = None
-    protect: tuple[str, ...] = ()
-    src_creds: Secret | None = None
-    dest_creds: Secret | None = None
-    src_username: str | None = None
-    src_password: Secret | None = None
-    dest_username: str | None = None
-    dest_password: Secret | None = None
-    docker_config: Path | None = None
-    insecure_registries: tuple[str, ...] = ()
-    plain_http: tuple[str, ...] = ()
-    https_only: tuple[str, ...] = ()
-    ca_file: Path | None = None
-    dry_run: bool = False
-    jobs: int = DEFAULT_JOBS
-    include_foreign_layers: bool = False
-    timeout: float = _DEFAULT.timeout
-    retries: int = _DEFAULT.retries
-    retry_delay: float = _DEFAULT.retry_delay
-    retry_max_delay: float = _DEFAULT.retry_max_delay
-    retry_after_cap: float = _DEFAULT.retry_after_cap
-    retry_budget: int = _DEFAULT.retry_budget
-    chunk_size: int = _DEFAULT.chunk_size
-    chunked: bool = False
-    referrers: bool = True
-    referrer_types: tuple[str, ...] = ()
-    require_referrers: tuple[str, ...] = ()
+class _Reading:
+    environ: Mapping[str, str]
+    #: The Action's way: every text trimmed, secrets too, and one of only whitespace not given.
+    trim: bool
+    #: Fields already found wrong, read as their defaults so the rest can be checked.
+    skip: frozenset[str]
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("oci_promote_settings_reading", default=None)
+
+
+def _trimmed(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    return {k: v for k, v in out.items() if v != ""}
+
+
+class _Environment(EnvSettingsSource):
+    """`OCI_PROMOTE_*` from the mapping being read (the process environment unless one is given)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        reading = _READING.get()
+        environ = os.environ if reading is None else reading.environ
+        return {name.lower(): value for name, value in environ.items()}
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        reading = _READING.get()
+        if reading is None:
+            return values
+        values = _trimmed(values) if reading.trim else values
+        return {name: value for name, value in values.items() if name not in reading.skip}
+
+
+class SettingsBase(BaseSettings):
+    """What both front ends do with their settings; the fields come from the schema."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        extra="ignore",
+        frozen=True,
+        hide_input_in_errors=True,
+        validate_default=False,
+    )
+
+    if TYPE_CHECKING:  # the generated fields, as the code reads them
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Flags (the model's arguments) first, then OCI_PROMOTE_*; no .env file, no secrets dir.
+        return init_settings, _Environment(settings_cls)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return tuple(cls.model_fields)
 
     @classmethod
     def read(
@@ -126,28 +157,26 @@ class Settings:
         Variable names are matched in any case. With `trim`, every text is trimmed (secrets
         too) and one of only whitespace counts as not given, as the Action's inputs are.
         """
-        env = {name.upper(): text for name, text in (os.environ if environ is None else environ).items()}
-        values: dict[str, Any] = {}
+        names = cls.field_names()
+        flags = {name: value for name, value in (given or {}).items() if name in names}
+        flags = _trimmed(flags) if trim else flags
         problems: list[Problem] = []
-        for f in fields(cls):
-            if given is not None and f.name in given:
-                origin, raw = flag_name(f.name), given[f.name]
-            elif env_name(f.name) in env:
-                origin, raw = env_name(f.name), env[env_name(f.name)]
-            else:
-                continue
-            if trim and isinstance(raw, str):
-                raw = raw.strip()
-                if not raw:
-                    continue
+        skip: frozenset[str] = frozenset()
+        while True:
+            token = _READING.set(_Reading(os.environ if environ is None else environ, trim, skip))
             try:
-                values[f.name] = _convert(f, raw)
-            except ValueError as e:
-                problems.append(Problem(f.name, origin, str(e)))
-        return cls(**values), problems
+                return cls(**{k: v for k, v in flags.items() if k not in skip}), problems
+            except ValidationError as e:
+                found = [_problem(error, flags) for error in e.errors(include_url=False, include_input=False)]
+                if not {p.field for p in found} - skip:
+                    raise UsageError("; ".join(map(str, found))) from None
+                problems += found
+                skip |= {p.field for p in found}
+            finally:
+                _READING.reset(token)
 
     def expected(self) -> Digest | None:
-        return parse_digest(self.expected_digest.strip()) if self.expected_digest else None
+        return parse_digest(self.expected_digest.strip()) if self.expected_digest is not None else None
 
     def source_credential(self) -> Credential | None:
         return _credential(self.src_creds, self.src_username, self.src_password, "source")
@@ -160,39 +189,19 @@ class Settings:
         return None
 
     def connect_options(self) -> ConnectOptions:
-        return ConnectOptions(
-            docker_config=self.docker_config,
-            credential_provider=self.credential_provider(),
-            insecure_registries=self.insecure_registries,
-            plain_http=self.plain_http,
-            https_only=self.https_only,
-            ca_file=self.ca_file,
-            timeout=self.timeout,
-            retries=self.retries,
-            retry_delay=self.retry_delay,
-            retry_max_delay=self.retry_max_delay,
-            retry_after_cap=self.retry_after_cap,
-            retry_budget=self.retry_budget,
-            chunk_size=self.chunk_size,
-            chunked=self.chunked,
-        )
+        values = {o.name: getattr(self, o.name) for o in OPTIONS if o.library == "connect"}
+        return ConnectOptions(credential_provider=self.credential_provider(), **values)
 
     def plain_options(self) -> dict[str, Any]:
         """The copy options that need no parsing, as `CopyOptions` keywords (CLI and Action)."""
-        return {
-            "dry_run": self.dry_run,
-            "jobs": self.jobs,
-            "include_foreign_layers": self.include_foreign_layers,
-            "protect": self.protect,
-            "referrers": self.referrers,
-            "referrer_types": self.referrer_types,
-            "require_referrers": self.require_referrers,
-        }
+        return {name: getattr(self, name) for name in _PLAIN}
 
     def to_options(self) -> CopyOptions:
         """The library's options; every reference, digest and credential parsed here, once."""
         if not self.source:
-            raise UsageError("no source given")
+            raise UsageError(f"no source given (SOURCE or {env_name('source')})")
+        if not self.destinations:
+            raise UsageError(f"no destination given (DEST or {env_name('destinations')})")
         return copy_options(
             self.source,
             self.destinations,
@@ -205,95 +214,39 @@ class Settings:
         )
 
 
+def model(name: str, base: type[_S], scope: Scope) -> type[_S]:
+    """A settings model with one field per option of `scope`, on `base`."""
+    fields: dict[str, Any] = {
+        o.name: (annotation(o), Field(default=o.default, description=o.help)) for o in options_for(scope)
+    }
+    return create_model(name, __base__=base, __module__=base.__module__, **fields)
+
+
 def _credential(
-    pair: Secret | None, username: str | None, password: Secret | None, role: str
+    pair: SecretStr | None, username: str | None, password: SecretStr | None, role: str
 ) -> Credential | None:
     if pair is not None and pair.get_secret_value():
         return parse_user_password(pair.get_secret_value(), what=f"{role} credentials")
     if username and password is not None and password.get_secret_value():
-        return Credential(username, password)
+        return Credential(username, Secret(password.get_secret_value()))
     if username or (password is not None and password.get_secret_value()):
         raise CredentialsError(f"{role} credentials need both a username and a password")
     return None
 
 
-def _convert(f: Field[Any], raw: object) -> object:
-    """A flag's value or a variable's text as the field's type, in range; ValueError says why."""
-    kind = str(f.type)
-    value = _KINDS[kind][0](raw) if isinstance(raw, str) else raw
-    if not isinstance(value, _KINDS[kind][1]) or (isinstance(value, bool) and kind in ("int", "float")):
-        raise ValueError(f"must be {_WHAT[kind]}")
-    if kind == "tuple[str, ...]":
-        value = tuple(map(str, value))  # type: ignore[call-overload]
-    choices = f.metadata.get("choices")
-    if choices is not None and value not in choices:
-        raise ValueError("must be " + " or ".join(choices))
-    if f.name in BOUNDS:
-        bound, number = BOUNDS[f.name]
-        try:
-            bound.check(f.name, value, number)
-        except UsageError as e:
-            raise ValueError(str(e).removeprefix(f.name + " ")) from None
-    return float(value) if kind == "float" else value  # type: ignore[arg-type]
+def _problem(error: Any, flags: Mapping[str, object]) -> Problem:
+    """Our message for one pydantic error: the validator's own words, never the input."""
+    name = str(error["loc"][0])
+    origin = flag_name(name) if name in flags else env_name(name)
+    if error["type"] == "value_error":
+        message = str(error["ctx"]["error"])
+    else:
+        message = "must be " + WHAT[BY_NAME[name].kind]
+    return Problem(name, origin, message)
 
 
-def _switch(text: str) -> bool:
-    word = text.strip().lower()
-    if word in _TRUE or word in _FALSE:
-        return word in _TRUE
-    raise ValueError("must be true or false (or 1/0, yes/no, on/off)")
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)  # "8.0", as the model read before
-    except ValueError:
-        number = math.nan
-    if not number.is_integer():
-        raise ValueError("must be an integer")
-    return int(number)
-
-
-def _number(text: str) -> float:
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError("must be a number") from None
-    if not math.isfinite(number):
-        raise ValueError("must be a finite number")
-    return number
-
-
-def _optional_text(text: str) -> str | None:
-    return text if text.strip() else None
-
-
-def _optional_path(text: str) -> Path | None:
-    return Path(text) if text.strip() else None
-
-
-#: Field type -> (reader of a variable's text, the types a flag's value may have).
-_KINDS: dict[str, tuple[Callable[[str], object], tuple[type, ...]]] = {
-    "str": (str, (str,)),
-    "str | None": (_optional_text, (str, type(None))),
-    "tuple[str, ...]": (split_list, (tuple, list)),
-    "Secret | None": (Secret, (Secret, type(None))),
-    "Path | None": (_optional_path, (Path, type(None))),
-    "bool": (_switch, (bool,)),
-    "int": (_integer, (int,)),
-    "float": (_number, (int, float)),
-}
-_WHAT = {
-    "str": "text",
-    "str | None": "text",
-    "tuple[str, ...]": "a list of text",
-    "Secret | None": "text",
-    "Path | None": "a path",
-    "bool": "true or false",
-    "int": "an integer",
-    "float": "a number",
-}
+if TYPE_CHECKING:
+    Settings = SettingsBase
+else:
+    #: The CLI's settings: every option but the Action's own.
+    Settings = model("Settings", SettingsBase, "cli")

@@ -160,7 +160,10 @@ def parse_registry_host(text: str) -> str:
     problem = UsageError(f"{text!r} is not a registry HOST[:PORT]{hint}")
     if not isinstance(text, str) or "/" in text:
         raise problem
-    ref = parse_reference(f"{text}/probe")
+    try:
+        ref = parse_reference(f"{text}/probe")
+    except UsageError:
+        raise problem from None  # not "invalid reference 'HOST/probe'": name what was given
     if ref.registry == DOCKER_HUB and "." not in text:
         raise problem
     return ref.registry

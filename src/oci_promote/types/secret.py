@@ -2,8 +2,9 @@
 
 `str()`, `repr()` and f-strings print a mask, so a secret inside a dataclass, a log
 line or an error message stays hidden; only `get_secret_value()` gives the text, and
-only code that sends it to its registry calls that. Standard library only: the CLI
-imports it at start-up.
+only code that sends it to its registry calls that. The library's own type, standard
+library only: the front ends' settings hold pydantic's `SecretStr` and hand the library a
+`Secret`, so `import oci_promote` and the CLI's `--help` load no validation framework.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ def _sha256(data, length):
 
 def compute_key():
     """Runner OS and architecture, the interpreter (version and install), the lock file."""
-    with open(os.path.join(_action_path(), "requirements", "action.txt"), "rb") as f:
+    with open(os.path.join(_action_path(), "action-runtime", "requirements.txt"), "rb") as f:
         lock = _sha256(f.read(), 16)
     # sys.base_prefix is the same under python3 and under the venv's python made from it.
     build = _sha256((sys.version + "\0" + os.path.realpath(sys.base_prefix)).encode(), 8)

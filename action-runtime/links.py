@@ -1,10 +1,10 @@
-"""Write requirements/action-links.html: the address of every wheel the lock pins, by hash.
+"""Write action-runtime/links.html: the address of every wheel the lock pins, by hash.
 
 action.yml installs the lock with `--no-index --find-links` this file, so pip (or uv) reads
 no package index page: pydantic-core's page alone is ~7 MB of JSON that pip takes seconds
 to read. The installer still picks the wheel for the runner's platform from the links and
 checks it against the lock's hash (--require-hashes); a link here adds nothing the lock
-does not pin. Run by requirements/lock.sh; reads PyPI's simple API (PEP 691).
+does not pin. Run by action-runtime/lock.sh; reads PyPI's simple API (PEP 691).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCK = ROOT / "requirements" / "action.txt"
-LINKS = ROOT / "requirements" / "action-links.html"
+LOCK = ROOT / "action-runtime" / "requirements.txt"
+LINKS = ROOT / "action-runtime" / "links.html"
 INDEX = "https://pypi.org/simple"
 
 
@@ -65,7 +65,7 @@ def main() -> int:
             return 1
     body = "\n".join(line for _, line in sorted(lines))
     LINKS.write_text(
-        "<!DOCTYPE html>\n<!-- Made by requirements/lock.sh from requirements/action.txt. -->\n"
+        "<!DOCTYPE html>\n<!-- Made by action-runtime/lock.sh from action-runtime/requirements.txt. -->\n"
         f"<html><body>\n{body}\n</body></html>\n",
         encoding="utf-8",
     )
