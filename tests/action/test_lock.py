@@ -144,8 +144,9 @@ def test_the_links_are_exactly_the_locked_wheels() -> None:
     assert covered == set(locked), f"no link for {set(locked) - covered}: {_REGENERATE}"
 
 
-#: The one compiled dependency (pydantic's core); every other pin is pure Python.
-COMPILED = "pydantic-core"
+#: The compiled dependencies (pydantic's core; PyYAML, which reads promotion files, ships
+#: compiled wheels only); every other pin is pure Python.
+COMPILED = ("pydantic-core", "pyyaml")
 #: Linux x64 and arm64, macOS arm64, Windows x64: the hosted runners.
 RUNNER_PLATFORMS = ("manylinux_2_17_x86_64", "manylinux_2_17_aarch64", "macosx_11_0_arm64", "win_amd64")
 
@@ -153,16 +154,22 @@ RUNNER_PLATFORMS = ("manylinux_2_17_x86_64", "manylinux_2_17_aarch64", "macosx_1
 @pytest.mark.parametrize("python", PYTHONS)
 def test_every_hosted_runner_finds_a_wheel_of_each_locked_package(python: str) -> None:
     """Each hosted runner installs every pin from the links: a pure-Python wheel for each
-    pin but pydantic-core, and pydantic-core's compiled wheel for its Python and platform."""
+    pin but the compiled ones, and their compiled wheel for its Python and platform."""
     pins = _pins(python)
-    assert COMPILED in pins
     for name, version in pins.items():
-        if name != COMPILED:
+        if name not in COMPILED:
             assert _pure_wheels(name, version), f"{name}=={version}: no pure-Python wheel for Python {python}"
     tag = "cp" + python.replace(".", "")
-    names = [name for _, _, name in _links() if name.startswith(f"pydantic_core-{pins[COMPILED]}-")]
-    for platform in RUNNER_PLATFORMS:
-        assert any(f"-{tag}-{tag}-" in n and platform in n for n in names), f"{tag} {platform}"
+    for compiled in COMPILED:
+        assert compiled in pins
+        names = [
+            filename
+            for _, _, filename in _links()
+            if parse_wheel_filename(filename)[0] == compiled
+            and str(parse_wheel_filename(filename)[1]) == pins[compiled]
+        ]
+        for platform in RUNNER_PLATFORMS:
+            assert any(f"-{tag}-{tag}-" in n and platform in n for n in names), f"{compiled} {tag} {platform}"
 
 
 def _pure_wheels(name: str, version: str) -> list[str]:
