@@ -1,11 +1,11 @@
-"""action.yml's inputs, written from the option schema, and the README's tables, from action.yml.
+"""action.yml's inputs, from the option schema; the tables of docs/action.md, from action.yml.
 
-    python -m tests.action.docs            # print the README tables
+    python -m tests.action.docs            # print the tables for docs/action.md
     python -m tests.action.docs --write    # rewrite action.yml's inputs and the promote
                                            # step's env from the schema, then print them
 
 tests/unit/test_schema.py checks that action.yml's inputs are what the schema says;
-tests/action/test_metadata.py that the README section (between its action markers)
+tests/action/test_metadata.py that docs/action.md (between its action markers)
 contains exactly these tables.
 """
 
@@ -95,10 +95,10 @@ def outputs_table(action: dict[str, Any]) -> str:
 
 
 def action_section() -> tuple[Path, str]:
-    """The README's GitHub Action section: the text between the markers."""
-    path = REPO_ROOT / "README.md"
+    """The Action's reference (docs/action.md): the text between the markers."""
+    path = REPO_ROOT / "docs" / "action.md"
     text = path.read_text(encoding="utf-8")
-    assert START in text and END in text, f"README.md lacks the {START} ... {END} markers"
+    assert START in text and END in text, f"{path} lacks the {START} ... {END} markers"
     return path, text.split(START, 1)[1].split(END, 1)[0]
 
 

@@ -6,7 +6,7 @@ import re
 
 from oci_promote import action as action_module
 from oci_promote.frontend.settings import ENV_PREFIX
-from testkit.action_runner import load_action
+from testkit.action_runner import REPO_ROOT, load_action
 from tests.action.docs import action_section, inputs_table, outputs_table
 
 _INPUT_EXPR = re.compile(r"^\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}$")
@@ -68,7 +68,10 @@ def test_the_readme_tables_match_action_yml() -> None:
     path, section = action_section()
     assert inputs_table(action) in section, f"{path}: regenerate with `python -m tests.action.docs`"
     assert outputs_table(action) in section, f"{path}: regenerate with `python -m tests.action.docs`"
-    assert "expected-digest" in section and "steps.promote.outputs.digest" in section
+    assert "expected-digest" in section
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert outputs_table(action) in readme, "README.md: its outputs table is docs/action.md's"
+    assert "expected-digest" in readme and "steps.promote.outputs.digest" in readme
 
 
 def test_the_cache_input_switches_both_cache_steps() -> None:

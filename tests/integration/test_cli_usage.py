@@ -16,7 +16,7 @@ from testkit.proxy import Action, Forward, Proxy, RequestView, Respond
 from testkit.registry import RunningRegistry
 from tests.integration.test_cli import TESTREPO, V3, WRITES, cli, seed
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CLI_DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def test_version_prints_the_package_version() -> None:
@@ -58,10 +58,10 @@ def test_json_failure_is_a_json_object_on_stdout(
 
 def test_every_environment_variable_is_documented() -> None:
     help_text = cli("copy", "--help").stdout
-    readme = README.read_text()
+    reference = CLI_DOCS.read_text()
     for field in Settings.field_names():
         assert env_name(field) in help_text, field
-        assert env_name(field) in readme, field
+        assert env_name(field) in reference, field
 
 
 def test_settings_from_the_environment_are_named_never_shown(
