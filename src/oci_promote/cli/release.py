@@ -16,9 +16,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PromoteError
-from ..frontend.settings import Settings
 
 if TYPE_CHECKING:
+    from ..frontend.settings import Settings
     from ..release import Defaults, PlanFile, ReleaseOptions, ReleaseProgress
 
 COMMANDS = frozenset({"plan", "stage", "commit", "apply", "export"})

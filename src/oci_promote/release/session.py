@@ -8,7 +8,6 @@ that throttles spends its own budget, not its neighbours'.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, fields, replace
@@ -43,7 +42,7 @@ class ThrottledPolicy(RetryPolicy):
         if retry_after:
             self.throttled += 1
             self.waited += seconds
-        await asyncio.sleep(seconds)
+        await anyio.sleep(seconds)
 
 
 class ReleaseConnections(Connections):
