@@ -43,6 +43,14 @@ class DestinationResult:
     referrers_copied: int = 0
     referrers_present: int = 0
 
+    def count_blob(self, how: str, size: int) -> None:
+        """One blob stored here: mounted, or copied with its bytes."""
+        if how == "mounted":
+            self.blobs_mounted += 1
+        else:
+            self.blobs_copied += 1
+            self.bytes_copied += size
+
 
 @dataclass
 class CopyResult:

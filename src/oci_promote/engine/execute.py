@@ -201,11 +201,7 @@ async def _put_blob(
     digest = str(blob.digest)
     emit(BlobStarted(dest.label, digest, blob.size))
     how = await dest.storage.put_blob(blob, body, mount_from=mount_from)
-    if how == "mounted":
-        dest.result.blobs_mounted += 1
-    else:
-        dest.result.blobs_copied += 1
-        dest.result.bytes_copied += blob.size
+    dest.result.count_blob(how, blob.size)
     emit(BlobDone(dest.label, digest, blob.size, how))
 
 

@@ -221,11 +221,7 @@ def _blob_job(blob: Descriptor, source: Storage, dests: list[tuple[Target, bool]
 
     async def put(dest: Target, body: BodyFactory, mount_from: Storage | None = None) -> None:
         how = await dest.storage.put_blob(blob, body, mount_from=mount_from)
-        if how == "mounted":
-            dest.result.blobs_mounted += 1
-        else:
-            dest.result.blobs_copied += 1
-            dest.result.bytes_copied += blob.size
+        dest.result.count_blob(how, blob.size)
         report.bytes(blob.size)
 
     async def run() -> None:
