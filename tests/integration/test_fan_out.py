@@ -68,7 +68,7 @@ def blobs_held_are_whole(registry: RunningRegistry, repo: str, tree: ImageTree) 
 
 def large_upload(request: RequestView) -> bool:
     return (
-        request.method == "PUT"
+        request.method in ("PUT", "PATCH")  # a blob over upload.STREAM_ABOVE goes as a PATCH
         and "/blobs/uploads/" in request.path
         and (request.content_length or 0) > 100_000
     )
