@@ -34,8 +34,8 @@ from ..storage import BodyFactory
 
 log = logging.getLogger("oci_promote")
 
-#: Chunks each destination may lag behind the producer: 1 MiB of a registry's 256 KiB reads
-#: (transport.READ_SIZE), 4 MiB of a layout's 1 MiB reads; never the blob.
+#: Chunks each destination may lag behind the producer: 4 MiB of a registry's or a layout's
+#: 1 MiB reads (transport.READ_SIZE); never the blob.
 BUFFER_CHUNKS = 4
 #: How long closing the source stream may take on the way out, even while being cancelled.
 CLOSE_SECONDS = 5.0
