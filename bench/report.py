@@ -327,6 +327,8 @@ def raw_runs(scenarios: Sequence[Scenario], results: Results) -> list[str]:
     for sc in scenarios:
         for n in range(sc.runs):
             for tool in sc.tools:
+                if n >= len(results[(sc.key, tool)]):
+                    continue  # not run (--only)
                 r = results[(sc.key, tool)][n]
                 lines.append(
                     f"| {sc.key} | {tool} | {n + 1} | {'yes' if r.ok else 'FAILED'} | {r.wall:.2f} | "
@@ -346,6 +348,7 @@ def report(
     delay: float,
     campaign: str | None = None,
     charts: Sequence[str] = (),
+    profile: Sequence[str] = (),
 ) -> str:
     lines = [f"# oci-promote vs skopeo, crane, regctl, oras ({mode} run)", ""]
     lines += [f"- **{k}**: {v}" for k, v in info.items()]
@@ -360,6 +363,9 @@ def report(
         *targets(scenarios, results, campaign),
         "",
         *startup(scenarios, results),
+        "## Where oci-promote's CPU goes (the big LAN layer)",
+        "",
+        *profile,
         "## Results",
         "",
     ]

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.charts import draw  # noqa: E402
 from bench.machine import loadavg, machine  # noqa: E402
+from bench.profile import profile_copy  # noqa: E402
 from bench.relay import DelayLine  # noqa: E402
 from bench.report import Results, report  # noqa: E402
 from bench.scenarios import Outcome, Scenario, Source, one_run  # noqa: E402
@@ -145,7 +146,7 @@ def reset_scenarios(quick: bool, tmp: Path, src_host: str) -> dict[str, Scenario
     tree = image_tree(layout, digest)
     what = f"1 blob of {size // MIB} MiB, every connection reset after {cut // MIB} MiB"
     common = {"repo": "bench/reset", "tag": "v1", "tree": tree, "runs": 1, "tools": RESET_TOOLS}
-    flaky = {"noop": False, "timeout": 180.0 if not quick else 60.0}  # the peers may retry for long
+    flaky = {"noop": False, "timeout": 120.0 if not quick else 60.0}  # the peers may retry for long
     return {
         "reset-src": Scenario("reset-src", f"LAN, {what} from the source", **common, **flaky, cut_down=cut),
         "reset-dest": Scenario(
@@ -201,14 +202,16 @@ def run_all(
     flaky: DelayLine,
     tmp: Path,
     venv: Path,
+    only: set[str],
 ) -> Results:
-    """Every scenario, round after round; the order of the tools is reversed every other round."""
+    """Every scenario (in `only`), round after round; the order of the tools is reversed every
+    other round."""
     results: Results = {(sc.key, t): [] for sc in scenarios.values() for t in sc.tools}
     log("warm-up: one unrecorded LAN copy per tool")
     for tool in TOOLS:
         one_run(tool, scenarios["lan-multi"], sources[False][1], None, tmp, 0, venv)
     seq = 0
-    for sc in scenarios.values():
+    for sc in (sc for sc in scenarios.values() if sc.key in only):
         wan_src, lan_src = sources[sc.tls]
         for n in range(sc.runs):
             for tool in sc.tools if n % 2 == 0 else sc.tools[::-1]:
@@ -274,11 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for tls, reg in ((False, registry), (True, tls_registry))
             }
             scenarios = build_scenarios(args.quick, tmp, registry.host, tls_registry.host, args.runs)
-            if args.only:
-                scenarios = {
-                    k: v for k, v in scenarios.items() if k in args.only.split(",") or k == "lan-multi"
-                }
-            results = run_all(scenarios, sources, line, flaky, tmp, venv)
+            only = set(args.only.split(",")) if args.only else set(scenarios)
+            results = run_all(scenarios, sources, line, flaky, tmp, venv, only)
+            log("profile: one more copy of the big LAN layer under py-spy")
+            profile = profile_copy(scenarios["lan-big"], sources[False][1], tmp, venv)
         finally:
             registry.stop()
             tls_registry.stop()
@@ -290,7 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         info["oci-promote"] += " (src/ has changed since; the results are for the installed copy)"
     mode = "quick" if args.quick else "full"
     charts = draw(scenarios, results, out.parent / ("charts-quick" if args.quick else "charts"))
-    text = report(scenarios, results, info, mode, time.perf_counter() - started, delay, campaign, charts)
+    elapsed = time.perf_counter() - started
+    text = report(scenarios, results, info, mode, elapsed, delay, campaign, charts, profile)
     print(text)
     out.write_text(text + "\n")
     log(f"wrote {out}")
