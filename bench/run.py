@@ -252,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small images, one run each (smoke test)")
     parser.add_argument("--runs", type=int, help="runs per tool in every scenario (overrides defaults)")
     parser.add_argument("--delay", type=float, default=20.0, help="WAN delay each way, ms (20)")
+    parser.add_argument("--note", help="a line about the machine's state, printed with the results")
     parser.add_argument("--no-campaign", action="store_true", help="skip the fault campaign (pytest)")
     parser.add_argument("--only", help="comma-separated scenario keys (a partial run, for trying)")
     parser.add_argument("--out", type=Path, help="Markdown output (bench/results.md; -quick for --quick)")
@@ -268,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if installed != fingerprint(ROOT / "src" / "oci_promote"):
             raise RuntimeError("the installed package differs from src/; run again")
         info = machine(venv, installed)
+        if args.note:
+            info["note"] = args.note
         line, flaky = DelayLine(delay), DelayLine(0.0)
         registry = start_registry(tmp / "source")
         tls_registry = start_registry(tmp / "source-tls", tls=True)
