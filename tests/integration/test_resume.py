@@ -242,3 +242,25 @@ def test_a_session_lost_with_its_connection_starts_the_upload_over(
     layer, size = _layer(layout)
     with registry2.client() as client:
         assert client.head(f"/v2/app/blobs/{layer}").headers["content-length"] == str(size)
+
+
+@pytest.mark.usefixtures("streamed_uploads")
+def test_a_commit_that_broke_off_is_sent_again_without_a_new_session(
+    big_image: tuple[Path, str], olareg_registry: OlaregRegistry
+) -> None:
+    layout, digest = big_image
+    layer, _ = _layer(layout)
+    cut: list[int] = []
+
+    def reset_the_first_layer_commit(request: RequestView) -> Action:
+        commit = request.method == "PUT" and request.params.get("digest") == layer
+        if commit and not cut:
+            cut.append(1)
+            return Reset()  # before any answer: the client cannot know whether it was stored
+        return Forward()
+
+    olareg_registry.set_handler(reset_the_first_layer_commit)
+    result = oci_promote.copy(f"oci:{layout}:v1", [f"{olareg_registry.host}/app"], retry_delay=0.001)
+    sent = _upload_exchanges(olareg_registry.proxy)
+    assert result.digest == digest and cut
+    assert len(sent("POST")) == 2 and len(sent("PATCH")) == 1  # the body was not sent again
