@@ -35,9 +35,10 @@ log = logging.getLogger("oci_promote")
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 #: Blobs above this go as one resumable PATCH + PUT; see bench/results.md for the measurement.
 STREAM_ABOVE = 32 * 1024 * 1024
-#: Bytes of a streamed PATCH kept after sending, to resend what a broken connection lost in flight:
-#: 11-18 MiB were in flight at a break through two loopback hops (socket buffers autotune to MiBs).
-RESEND_BYTES = 32 * 1024 * 1024
+#: Bytes of a streamed PATCH kept after sending, to resend what a broken connection lost in flight.
+#: 8 MiB keeps jobs x RESEND_BYTES (64 MiB) inside the memory bound; 11-18 MiB were seen in flight
+#: at a break through two loopback hops (bench/results.md), which then starts the upload over.
+RESEND_BYTES = 8 * 1024 * 1024
 _SMALLEST_CHUNK = 64 * 1024
 #: Answers to a monolithic PUT that mean "not like this": switch to chunked.
 _MONOLITHIC_REFUSED = frozenset({405, 411, 413, 416, 501})
