@@ -43,10 +43,11 @@ def scenario_table(sc: Scenario, results: Results) -> list[str]:
     lines = [
         f"### {sc.title}",
         "",
-        "| tool | ok runs | wall s median (min-max) | oci-promote ÷ tool | dest requests median "
-        "(HEAD/GET/POST/PATCH/PUT) | src requests | src blob GETs | src MiB read | peak RSS MiB "
-        "median (max) | no-op requests (HEAD/GET/POST/PATCH/PUT) | no-op wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| tool | ok runs | wall s median (min-max) | oci-promote ÷ tool | CPU s (user+sys) median "
+        "| dest requests median (HEAD/GET/POST/PATCH/PUT) | src requests | src blob GETs | src MiB read "
+        "| connections opened (src/dest) | peak RSS MiB median (max) | no-op requests "
+        "(HEAD/GET/POST/PATCH/PUT) | no-op wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for tool in sc.tools:
         ok, runs = _ok(results, sc, tool), results[(sc.key, tool)]
@@ -55,9 +56,10 @@ def scenario_table(sc: Scenario, results: Results) -> list[str]:
         ratio = "" if tool == "oci-promote" or not walls else f"{base / med(walls):.2f}"
         lines.append(
             f"| {tool} | {len(ok)}/{len(runs)} | {med(walls):.2f} ({min(walls, default=0):.2f}-"
-            f"{max(walls, default=0):.2f}) | {ratio} | {med([len(r.dest) for r in ok]):g} ({_split(ok)}) | "
+            f"{max(walls, default=0):.2f}) | {ratio} | {med([r.cpu for r in ok]):.2f} | "
+            f"{med([len(r.dest) for r in ok]):g} ({_split(ok)}) | "
             f"{med([len(r.src) for r in ok]):g} | {med([r.src_blob_gets for r in ok]):g} | "
-            f"{med([r.src_bytes / MIB for r in ok]):.1f} | "
+            f"{med([r.src_bytes / MIB for r in ok]):.1f} | {_connections(ok)} | "
             f"{med(rss):.0f} ({max(rss, default=math.nan):.0f}) | "
             f"{med([len(r.noop) for r in ok]):g} ({_split(ok, noop=True)}) | "
             f"{med([r.noop_wall for r in ok]):.2f} |"
@@ -80,39 +82,93 @@ def scenario_table(sc: Scenario, results: Results) -> list[str]:
     return [*lines, "", *failures, *([""] if failures else [])]
 
 
+def _connections(runs: Sequence[Outcome]) -> str:
+    """Median connections at the source relay / summed over the destination relays; '-' on LAN."""
+    if not runs or not runs[0].connections:
+        return "-"
+    src = med([r.connections.get("src", 0) for r in runs])
+    dest = med([sum(n for k, n in r.connections.items() if k != "src") for r in runs])
+    return f"{src:g}/{dest:g}"
+
+
 def _target(met: bool, inputs: Sequence[float], text: str) -> str:
     if not inputs or any(math.isnan(x) for x in inputs):
         return f"- NOT MEASURED (no successful run): {text}"
     return f"- {'MET' if met else 'MISSED'}: {text}"
 
 
-def targets(scenarios: dict[str, Scenario], results: Results) -> list[str]:
+def targets(scenarios: dict[str, Scenario], results: Results, campaign: str | None) -> list[str]:
+    """Issue 20's targets, at equal concurrency (the `-eq` scenarios), from this run's figures."""
     out: list[str] = []
-    lan, big, wan, fan = (scenarios[k] for k in ("lan-multi", "lan-big", "wan", "fanout"))
-    o, s = wall(results, wan, "oci-promote"), wall(results, wan, "skopeo")
-    go = {p: wall(results, wan, p) for p in GO_PEERS}
-    fastest = min(go, key=lambda p: go[p] if not math.isnan(go[p]) else math.inf)
-    out.append(_target(o <= 0.4 * s, [o, s], f"WAN: oci-promote ≤ 0.4x skopeo: {o:.2f} s vs 0.4x{s:.2f} s"))
+    big = scenarios["lan-big-eq"]
+    o, c, r = (wall(results, big, t) for t in ("oci-promote", "crane", "regctl"))
     out.append(
         _target(
-            o <= 0.8 * go[fastest],
-            [o, go[fastest]],
-            f"WAN: oci-promote ≤ 0.8x the fastest Go peer ({fastest}): {o:.2f} s vs 0.8x{go[fastest]:.2f} s",
+            o <= c and o <= r,
+            [o, c, r],
+            f"{big.title}: wall ≤ 1.0x crane's and regctl's: {o:.2f} s vs {c:.2f} s and {r:.2f} s",
         )
     )
-    gets = [r.src_blob_gets for r in _ok(results, fan, "oci-promote")]
-    distinct = len(fan.tree.blobs)
+    oc, cc = (med([x.cpu for x in _ok(results, big, t)]) for t in ("oci-promote", "crane"))
+    out.append(
+        _target(oc <= 1.3 * cc, [oc, cc], f"{big.title}: CPU ≤ 1.3x crane's: {oc:.2f} s vs 1.3x{cc:.2f} s")
+    )
+    for key, factor in (("wan-big-eq", 0.8), ("wan-eq", 1.0)):
+        sc = scenarios[key]
+        o = wall(results, sc, "oci-promote")
+        go = {p: wall(results, sc, p) for p in GO_PEERS}
+        best = min(go, key=lambda p: go[p] if not math.isnan(go[p]) else math.inf)
+        out.append(
+            _target(
+                o <= factor * go[best],
+                [o, go[best]],
+                f"{sc.title}: wall ≤ {factor}x the best Go peer ({best}): "
+                f"{o:.2f} s vs {factor}x{go[best]:.2f} s",
+            )
+        )
+    for key, limit, what in (
+        ("reset-src", 0.03, "extra bytes read from the source"),
+        ("reset-dest", 0.10, "extra bytes sent"),
+        ("reset-dest-distribution", 0.10, "extra bytes sent"),
+    ):
+        sc = scenarios[key]
+        size = sum(sc.tree.blobs.values())
+        runs = results[(sc.key, "oci-promote")]
+        moved = [(x.src_down if key == "reset-src" else x.dest_up) for x in runs if x.ok]
+        extra = (max(moved) / size - 1) if moved else math.nan
+        others = "; ".join(_flaky(results, sc, t, key == "reset-src", size) for t in sc.tools)
+        out.append(
+            _target(
+                bool(moved) and extra <= limit,
+                [extra],
+                f"{sc.title}: completes, ≤ {limit:.0%} {what}: {extra:+.1%}. All tools: {others}",
+            )
+        )
+    if campaign:
+        m = re.search(r"(\d+) runs, (\d+) successes, \d+ clean failures, (\d+) anything else", campaign)
+        ok = bool(m) and int(m[2]) >= 218 * int(m[1]) / 220 and m[3] == "0"
+        out.append(
+            _target(
+                ok, [1.0 if m else math.nan], f"fault campaign ≥ 218/220 successes, 0 unclean: {campaign}"
+            )
+        )
+    conns = []
+    for sc in scenarios.values():
+        if not sc.wan:
+            continue
+        jobs = sc.mode.jobs or 8
+        for x in _ok(results, sc, "oci-promote"):
+            per = max(x.connections.values(), default=0)
+            conns.append((per, jobs + 2, sc.key))
     out.append(
         _target(
-            bool(gets) and max(gets) == distinct,
-            [float(len(gets) or "nan")],
-            f"fan-out to {fan.destinations}: source blob GETs = distinct blobs ({distinct}): "
-            f"{', '.join(map(str, gets))} per run",
+            bool(conns) and all(n <= limit for n, limit, _ in conns),
+            [float(len(conns) or "nan")],
+            "connections per registry, WAN scenarios, oci-promote ≤ jobs + 2: most per registry "
+            + ", ".join(f"{k} {n}" for n, _, k in conns),
         )
     )
-    o, s = wall(results, big, "oci-promote"), wall(results, big, "skopeo")
-    out.append(_target(o <= s, [o, s], f"{big.title}: wall ≤ skopeo's: {o:.2f} s vs {s:.2f} s"))
-    rss = max((r.rss_kib for sc in scenarios.values() for r in _ok(results, sc, "oci-promote")), default=-1)
+    rss = max((x.rss_kib for sc in scenarios.values() for x in _ok(results, sc, "oci-promote")), default=-1)
     mb = rss * 1024 / 1e6
     out.append(
         _target(
@@ -120,34 +176,47 @@ def targets(scenarios: dict[str, Scenario], results: Results) -> list[str]:
         )
     )
     for sc in scenarios.values():
-        noops = [len(r.noop) for r in _ok(results, sc, "oci-promote")]
-        bad = sum(not r.noop_ok for r in _ok(results, sc, "oci-promote"))
+        if not sc.noop or sc.cut_down or sc.cut_up:
+            continue
+        noops = [len(x.noop) for x in _ok(results, sc, "oci-promote")]
+        bad = sum(not x.noop_ok for x in _ok(results, sc, "oci-promote"))
         allowed = sc.destinations * (SIGNED_NOOP_REQUESTS if sc.extra_tags else 1)
         out.append(
             _target(
                 bool(noops) and max(noops) <= allowed and bad == 0,
                 [float(len(noops) or "nan")],
-                f"no-op re-run, {sc.title}: at most {allowed} request(s) "
-                f"({SIGNED_NOOP_WHY if sc.extra_tags else 'one per destination'}): "
+                f"no-op re-run, {sc.title}: at most {allowed} request(s): "
                 f"{', '.join(map(str, noops))} requests ({bad} re-runs failed or left a wrong digest)",
             )
         )
-        if sc.extra_tags:
-            carried = [r.carried for r in _ok(results, sc, "oci-promote")]
-            out.append(
-                _target(
-                    bool(carried) and min(carried) == len(sc.extra_tags),
-                    [float(len(carried) or "nan")],
-                    f"{sc.title}: every signature, attestation and SBOM tag carried "
-                    f"({len(sc.extra_tags)}): {', '.join(map(str, carried))} per run",
-                )
-            )
-    o, s = wall(results, lan, "oci-promote"), wall(results, lan, "skopeo")
-    out.append(
-        f"- (no target) {lan.title}: oci-promote ÷ skopeo = {o / s:.2f} ({o:.2f} s vs {s:.2f} s); "
-        "the Python start-up above is part of every oci-promote run"
-    )
     return out
+
+
+def _flaky(results: Results, sc: Scenario, tool: str, source: bool, size: int) -> str:
+    runs = results[(sc.key, tool)]
+    if not runs:
+        return f"{tool} not run"
+    x = runs[0]
+    moved = (x.src_down if source else x.dest_up) / MIB
+    state = f"completed in {x.wall:.1f} s" if x.ok else f"FAILED after {x.wall:.1f} s ({x.error[:80]})"
+    return f"{tool} {state}, {moved:.0f} MiB {'read' if source else 'sent'} for {size / MIB:.0f} MiB"
+
+
+def startup(scenarios: dict[str, Scenario], results: Results) -> list[str]:
+    """Launch to the first connection at any relay, median over the WAN runs (TLS ones too)."""
+    lines = ["## Start-up: launch to the first connection (WAN scenarios, median of every run)", ""]
+    lines += ["| tool | median ms | runs |", "|---|---|---|"]
+    for tool in TOOLS:
+        firsts = [
+            x.first_connect * 1000
+            for sc in scenarios.values()
+            if sc.wan and tool in sc.tools
+            for x in _ok(results, sc, tool)
+            if x.first_connect >= 0
+        ]
+        if firsts:
+            lines.append(f"| {tool} | {med(firsts):.0f} | {len(firsts)} |")
+    return [*lines, ""]
 
 
 _V2 = re.compile(r"^/v2/(?P<repo>.+?)/(?P<kind>blobs/uploads|blobs|manifests|tags)(?P<rest>/.*)?$")
@@ -188,7 +257,7 @@ def timeline_section(sc: Scenario, results: Results, delay: float) -> list[str]:
         "| tool (first run) | wall s | first request at ms | waves | requests | wall ÷ RTT |",
         "|---|---|---|---|---|---|",
     ]
-    firsts = {t: next(iter(_ok(results, sc, t)), None) for t in TOOLS}
+    firsts = {t: next(iter(_ok(results, sc, t)), None) for t in sc.tools}
     for tool, run in firsts.items():
         if run is not None and run.timeline:
             n, first = len(waves(run.timeline, delay)), (run.timeline[0].at - run.started) * 1000
@@ -249,20 +318,23 @@ def _pattern(e: AccessEntry) -> str:
 
 def raw_runs(scenarios: Sequence[Scenario], results: Results) -> list[str]:
     lines = [
-        "## Every run (execution order per scenario: the tools in turn, round after round)",
+        "## Every run (round after round; the order of the tools is reversed every other round)",
         "",
-        "| scenario | tool | run | ok | wall s | peak RSS MiB | dest req | src req | src blob GETs "
-        "| src MiB | no-op req | no-op wall s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| scenario | tool | run | ok | wall s | CPU s | peak RSS MiB | dest req | src req | src blob GETs "
+        "| src MiB | connections | MiB down from src / up to dest (relays) | no-op req | no-op wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for sc in scenarios:
         for n in range(sc.runs):
             for tool in sc.tools:
+                if n >= len(results[(sc.key, tool)]):
+                    continue  # not run (--only)
                 r = results[(sc.key, tool)][n]
                 lines.append(
                     f"| {sc.key} | {tool} | {n + 1} | {'yes' if r.ok else 'FAILED'} | {r.wall:.2f} | "
-                    f"{r.rss_kib / 1024:.1f} | {len(r.dest)} | {len(r.src)} | {r.src_blob_gets} | "
-                    f"{r.src_bytes / MIB:.1f} | {len(r.noop)} | {r.noop_wall:.2f} |"
+                    f"{r.cpu:.2f} | {r.rss_kib / 1024:.1f} | {len(r.dest)} | {len(r.src)} | "
+                    f"{r.src_blob_gets} | {r.src_bytes / MIB:.1f} | {_connections([r])} | "
+                    f"{r.src_down / MIB:.1f} / {r.dest_up / MIB:.1f} | {len(r.noop)} | {r.noop_wall:.2f} |"
                 )
     return [*lines, ""]
 
@@ -274,6 +346,9 @@ def report(
     mode: str,
     elapsed: float,
     delay: float,
+    campaign: str | None = None,
+    charts: Sequence[str] = (),
+    profile: Sequence[str] = (),
 ) -> str:
     lines = [f"# oci-promote vs skopeo, crane, regctl, oras ({mode} run)", ""]
     lines += [f"- **{k}**: {v}" for k, v in info.items()]
@@ -283,18 +358,23 @@ def report(
         "the source's access log (src MiB = bytes of its GET responses). Tools that take one "
         "destination run once per destination, in sequence.",
         "",
-        "## Targets (issue 9)",
+        "## Targets (issue 20; at equal concurrency)",
         "",
-        *targets(scenarios, results),
+        *targets(scenarios, results, campaign),
         "",
+        *startup(scenarios, results),
+        "## Where oci-promote's CPU goes (the big LAN layer)",
+        "",
+        *profile,
         "## Results",
         "",
     ]
     for sc in scenarios.values():
+        chart = f"charts/{sc.base or sc.key}.svg"
+        if not sc.base and chart in charts:
+            lines += [f"![{sc.title}]({chart})", ""]
         lines += scenario_table(sc, results)
-    lines += timeline_section(scenarios["wan"], results, delay)
-    lines += patterns(scenarios["wan"], results)
-    if "wan-signed" in scenarios:
-        lines += patterns(scenarios["wan-signed"], results)
+    lines += timeline_section(scenarios["wan-signed"], results, delay)
+    lines += patterns(scenarios["wan-signed"], results)
     lines += raw_runs(list(scenarios.values()), results)
     return "\n".join(lines)

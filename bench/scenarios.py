@@ -14,10 +14,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.relay import DelayLine, Relay, SeenRequest
-from bench.tools import TOOLS, run_tool
+from bench.tools import TOOLS, Mode, run_tool
 from testkit.interop import ImageTree, registry_problems
+from testkit.olareg import start_olareg
 from testkit.registry import AccessEntry, RunningRegistry, start_registry
 
 METHODS = ("HEAD", "GET", "POST", "PATCH", "PUT")
@@ -47,6 +49,20 @@ class Scenario:
     tools: tuple[str, ...] = TOOLS
     #: The source's tags besides ``tag``: its signature, attestation and SBOM (signed scenario).
     extra_tags: tuple[str, ...] = ()
+    #: How the tools are run (concurrency, parallel peers); TLS when `tls`.
+    mode: Mode = field(default_factory=Mode)
+    tls: bool = False
+    #: The scenario this one varies (same image, other mode), for the charts; "" for itself.
+    base: str = ""
+    #: A link that resets every connection after this many bytes from the source / to the
+    #: destination (each run gets its own relay, so its byte counts are the run's).
+    cut_down: int | None = None
+    cut_up: int | None = None
+    #: "olareg" for a destination that can say how much a broken upload session holds.
+    dest_kind: str = "distribution"
+    #: Re-run the copy to count a no-op (the default-mode scenarios only).
+    noop: bool = True
+    timeout: float = 3600
 
     @property
     def digest(self) -> str:
@@ -69,6 +85,14 @@ class Outcome:
     #: with the source's digest.
     carried: int = 0
     timeline: list[SeenRequest] = field(default_factory=list)
+    cpu: float = -1.0
+    #: Connections each relay accepted during the copy, by relay name (src, dest0, ...).
+    connections: dict[str, int] = field(default_factory=dict)
+    #: Bytes the source relay carried down / the destination relays carried up in the copy.
+    src_down: int = 0
+    dest_up: int = 0
+    #: Launch to the first connection at any relay, seconds (-1 without relays).
+    first_connect: float = -1.0
 
     def methods(self, entries: Sequence[AccessEntry] | None = None) -> Counter[str]:
         return Counter(e.method for e in (self.dest if entries is None else entries))
@@ -105,25 +129,54 @@ def one_run(
 ) -> Outcome:
     """Copy into brand-new registries, verify, count, then re-run the same copy (no-op)."""
     run_dir = tmp / f"run-{seq:03d}-{sc.key}-{tool}"
-    dests: list[RunningRegistry] = []
+    dests: list[Any] = []
     relays: list[Relay] = []
+    own_src: Relay | None = None
     try:
         for n in range(sc.destinations):
-            dests.append(start_registry(run_dir / f"registry-{n}"))
-            if sc.wan and line is not None:
-                relays.append(line.add(f"dest{n}", dests[-1].host))
+            if sc.dest_kind == "olareg":
+                dests.append(start_olareg(run_dir / f"registry-{n}"))
+            else:
+                dests.append(start_registry(run_dir / f"registry-{n}", tls=sc.tls))
+            if line is not None:
+                relays.append(line.add(f"dest{n}", _upstream(dests[-1]), cut_up=sc.cut_up))
+        if line is not None and sc.cut_down is not None:
+            own_src = line.add("src", src.registry.host, cut_down=sc.cut_down)
+        src_relay = own_src or src.relay
+        mode = sc.mode
+        if sc.tls:
+            bundle = run_dir / "ca.pem"
+            pems = [p for r in (src.registry, *dests) if (p := getattr(r, "ca_pem_path", None)) is not None]
+            bundle.write_text("".join(Path(p).read_text() for p in pems))
+            mode = Mode(sc.mode.jobs, bundle, sc.mode.parallel)
         hosts = [r.host for r in relays] if relays else [d.host for d in dests]
         repo = f"promoted/{sc.key}"
         refs = [f"{h}/{repo}:{sc.tag}" for h in hosts]
-        src_ref = f"{src.host}/{sc.repo}:{sc.tag}"
+        src_ref = f"{src_relay.host if src_relay else src.registry.host}/{sc.repo}:{sc.tag}"
         marks, src_mark = [d.mark() for d in dests], src.registry.mark()
-        seen = [len(r.requests) for r in [*([src.relay] if src.relay else []), *relays]]
+        watched = [*([src_relay] if src_relay else []), *relays]
+        seen = [len(r.requests) for r in watched]
+        before = {r.name: (r.connections, len(r.connected), r.bytes_down, r.bytes_up) for r in watched}
         started = time.monotonic()
-        first = run_tool(tool, src_ref, refs, run_dir / "copy", venv, referrers=bool(sc.extra_tags))
-        out = Outcome(ok=False, wall=first.wall, rss_kib=first.rss_kib, started=started)
+        first = run_tool(
+            tool,
+            src_ref,
+            refs,
+            run_dir / "copy",
+            venv,
+            referrers=bool(sc.extra_tags),
+            mode=mode,
+            timeout=sc.timeout,
+        )
+        out = Outcome(ok=False, wall=first.wall, rss_kib=first.rss_kib, started=started, cpu=first.cpu)
+        out.connections = {r.name: r.connections - before[r.name][0] for r in watched}
+        connects = [t for r in watched for t in r.connected[before[r.name][1] :]]
+        out.first_connect = min(connects) - started if connects else -1.0
+        if src_relay is not None:
+            out.src_down = src_relay.bytes_down - before[src_relay.name][2]
+        out.dest_up = sum(r.bytes_up - before[r.name][3] for r in relays)
         out.dest = [e for d, m in zip(dests, marks, strict=True) for e in d.requests_since(m)]
         out.src = src.registry.requests_since(src_mark)
-        watched = [*([src.relay] if src.relay else []), *relays]
         out.timeline = sorted(
             (q for r, n in zip(watched, seen, strict=True) for q in r.requests[n:]), key=_at
         )
@@ -136,19 +189,28 @@ def one_run(
             all(_digest(d, repo, t) == _digest(src.registry, sc.repo, t) for d in dests)
             for t in sc.extra_tags
         )
+        if not sc.noop:
+            return out
         marks = [d.mark() for d in dests]
-        again = run_tool(tool, src_ref, refs, run_dir / "noop", venv, referrers=bool(sc.extra_tags))
+        again = run_tool(
+            tool, src_ref, refs, run_dir / "noop", venv, referrers=bool(sc.extra_tags), mode=mode
+        )
         out.noop = [e for d, m in zip(dests, marks, strict=True) for e in d.requests_since(m)]
         out.noop_wall = again.wall
         out.noop_ok = again.rc == 0 and not any(registry_problems(d, repo, sc.tag, sc.tree) for d in dests)
         return out
     finally:
-        for relay in relays:
+        for relay in [*relays, *([own_src] if own_src else [])]:
             if line is not None:
                 line.remove(relay)
         for reg in dests:
             reg.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _upstream(registry: Any) -> str:
+    """Where a relay forwards to: the registry's own port (olareg: its recording proxy)."""
+    return str(registry.host)
 
 
 def _digest(registry: RunningRegistry, repo: str, tag: str) -> str | None:

@@ -45,6 +45,20 @@ class Proc:
     wall: float
     rss_kib: int
     stderr: str
+    #: user + system CPU seconds of the tool's process (GNU time), -1 if unknown.
+    cpu: float = -1.0
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How a tool is run: `jobs` None = its own default concurrency, else that many transfers
+    (crane -j, oras --concurrency, regclient's host reqConcurrent, oci-promote --jobs; skopeo has
+    no such option); `ca` = a CA bundle every tool trusts (SSL_CERT_FILE), the registries
+    speaking TLS; `parallel` = a peer copies to several destinations as parallel processes."""
+
+    jobs: int | None = None
+    ca: Path | None = None
+    parallel: bool = False
 
 
 def _sandbox(work: Path) -> dict[str, str]:
@@ -66,6 +80,9 @@ def _sandbox(work: Path) -> dict[str, str]:
     return env
 
 
+_TIME_FORMAT = "%M %U %S"
+
+
 def skopeo_argv(work: Path, args: Sequence[str]) -> list[str]:
     """skopeo behind an empty, private blob-info cache (GNU time inside the namespace)."""
     return [
@@ -81,7 +98,7 @@ def skopeo_argv(work: Path, args: Sequence[str]) -> list[str]:
         SKOPEO_CACHE_DIR,
         GNU_TIME,
         "-f",
-        "%M",
+        _TIME_FORMAT,
         "-o",
         str(work / "rss"),
         "skopeo",
@@ -93,14 +110,14 @@ def skopeo_argv(work: Path, args: Sequence[str]) -> list[str]:
     ]
 
 
-def skopeo_copy_args(work: Path, src: str, dest: str) -> list[str]:
+def skopeo_copy_args(work: Path, src: str, dest: str, *, tls: bool = False) -> list[str]:
     auth = str(work / "auth.json")
+    verify = [] if tls else ["--src-tls-verify=false", "--dest-tls-verify=false"]
     return [
         "copy",
         "--all",
         "--preserve-digests",
-        "--src-tls-verify=false",
-        "--dest-tls-verify=false",
+        *verify,
         "--src-authfile",
         auth,
         "--dest-authfile",
@@ -139,56 +156,129 @@ def fingerprint(root: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def _timed(argv: list[str], env: dict[str, str], work: Path) -> Proc:
+def _timed(argv: list[str], env: dict[str, str], work: Path, timeout: float = 3600) -> Proc:
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=3600, cwd=work, check=False)
-    wall = time.perf_counter() - start
+    try:
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=env, timeout=timeout, cwd=work, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Proc(124, time.perf_counter() - start, -1, f"killed after {timeout:.0f} s")
+    return _usage(work, proc.returncode, time.perf_counter() - start, proc.stderr)
+
+
+def _usage(work: Path, rc: int, wall: float, stderr: str) -> Proc:
     rss_file = work / "rss"
-    rss = rss_file.read_text().strip().splitlines() if rss_file.exists() else []
-    rss_kib = int(rss[-1]) if rss and rss[-1].isdigit() else -1
-    return Proc(proc.returncode, wall, rss_kib, proc.stderr)
+    lines = rss_file.read_text().strip().splitlines() if rss_file.exists() else []
+    fields = lines[-1].split() if lines else []
+    if len(fields) == 3 and fields[0].isdigit():
+        return Proc(rc, wall, int(fields[0]), stderr, float(fields[1]) + float(fields[2]))
+    return Proc(rc, wall, -1, stderr)
 
 
 #: What each peer needs to carry signatures, attestations and SBOMs (oci-promote does by default).
 REFERRER_FLAGS = {"regctl": ["--referrers", "--digest-tags"], "oras": ["-r"]}
 
 
-def _one(tool: str, src: str, dests: Sequence[str], work: Path, venv: Path, referrers: bool) -> Proc:
+def _argv(
+    tool: str, src: str, dests: Sequence[str], work: Path, venv: Path, referrers: bool, mode: Mode
+) -> tuple[list[str], dict[str, str]]:
     env = _sandbox(work)
-    time_rss = [GNU_TIME, "-f", "%M", "-o", str(work / "rss")]
+    if mode.ca is not None:
+        env["SSL_CERT_FILE"] = str(mode.ca)  # every tool here reads it (Python ssl, Go crypto/x509)
+    time_rss = [GNU_TIME, "-f", _TIME_FORMAT, "-o", str(work / "rss")]
+    tls = mode.ca is not None
     if tool == "oci-promote":
-        plain = [a for ref in (src, *dests) for a in ("--plain-http", ref.split("/", 1)[0])]
-        argv = [*time_rss, str(venv / "bin" / "oci-promote"), "copy", src, *dests, "--json", *plain]
-    elif tool == "skopeo":
-        (dest,) = dests
-        argv = skopeo_argv(work, skopeo_copy_args(work, f"docker://{src}", f"docker://{dest}"))
-    else:
-        (dest,) = dests
-        args = PEERS[tool].copy_args(src, dest)
-        if referrers:  # the flags go right after the copy subcommand
-            at = args.index("copy" if tool == "regctl" else "cp") + 1
-            args = [*args[:at], *REFERRER_FLAGS[tool], *args[at:]]
-        argv = [*time_rss, str(peer_binary(tool)), *args]
-    return _timed(argv, env, work)
+        plain = [] if tls else [a for ref in (src, *dests) for a in ("--plain-http", ref.split("/", 1)[0])]
+        jobs = ["--jobs", str(mode.jobs)] if mode.jobs else []
+        return [
+            *time_rss,
+            str(venv / "bin" / "oci-promote"),
+            "copy",
+            src,
+            *dests,
+            "--json",
+            *plain,
+            *jobs,
+        ], env
+    (dest,) = dests
+    if tool == "skopeo":
+        args = skopeo_copy_args(work, f"docker://{src}", f"docker://{dest}", tls=tls)
+        return skopeo_argv(work, args), env
+    args = PEERS[tool].copy_args(src, dest)
+    if tls:  # the peers' plain-HTTP switches off: they verify against SSL_CERT_FILE
+        args = [a for a in args if a not in ("--insecure", "--from-plain-http", "--to-plain-http")]
+        args = [a.replace("tls=disabled", "tls=enabled") for a in args]
+    at = args.index("copy" if tool in ("regctl", "crane") else "cp") + 1
+    extra = REFERRER_FLAGS.get(tool, []) if referrers else []
+    if mode.jobs and tool == "crane":
+        extra = [*extra, "--jobs", str(mode.jobs)]
+    if mode.jobs and tool == "oras":
+        extra = [*extra, "--concurrency", str(mode.jobs)]
+    if mode.jobs and tool == "regctl":  # no flag: the host setting reqConcurrent, in its config file
+        hosts = {ref.split("/", 1)[0] for ref in (src, dest)}
+        config = {
+            "hosts": {h: {"tls": "enabled" if tls else "disabled", "reqConcurrent": mode.jobs} for h in hosts}
+        }
+        (work / "regctl.json").write_text(json.dumps(config))
+        env["REGCTL_CONFIG"] = str(work / "regctl.json")
+    args = [*args[:at], *extra, *args[at:]]
+    return [*time_rss, str(peer_binary(tool)), *args], env
 
 
 def run_tool(
-    tool: str, src: str, dests: Sequence[str], work: Path, venv: Path, *, referrers: bool = False
+    tool: str,
+    src: str,
+    dests: Sequence[str],
+    work: Path,
+    venv: Path,
+    *,
+    referrers: bool = False,
+    mode: Mode = Mode(),
+    timeout: float = 3600,
 ) -> Proc:
     """One timed copy to every destination; `work` must not exist yet (it becomes the sandbox).
 
-    `referrers`: the peers are told to carry referrers and digest tags (REFERRER_FLAGS)."""
+    `referrers`: the peers are told to carry referrers and digest tags (REFERRER_FLAGS). A peer
+    takes one destination per process: in sequence (walls add up), or with `mode.parallel` all
+    at once (the wall is the whole); CPU adds up, the peak RSS is the largest process's."""
     if tool == "oci-promote":
-        return _one(tool, src, dests, work, venv, referrers)
-    total = Proc(0, 0.0, -1, "")
-    for n, dest in enumerate(dests):
-        proc = _one(tool, src, [dest], work / f"dest-{n}", venv, referrers)
-        total = Proc(
-            total.rc or proc.rc, total.wall + proc.wall, max(total.rss_kib, proc.rss_kib), proc.stderr
-        )
-        if proc.rc:
-            break
-    return total
+        argv, env = _argv(tool, src, dests, work, venv, referrers, mode)
+        return _timed(argv, env, work, timeout)
+    calls = [_argv(tool, src, [d], work / f"dest-{n}", venv, referrers, mode) for n, d in enumerate(dests)]
+    if mode.parallel and len(calls) > 1:
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                argv,
+                env=env,
+                cwd=work / f"dest-{n}",
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n, (argv, env) in enumerate(calls)
+        ]
+        errors = [p.communicate(timeout=timeout)[1] for p in procs]
+        wall = time.perf_counter() - start
+        parts = [
+            _usage(work / f"dest-{n}", p.returncode, wall, e)
+            for n, (p, e) in enumerate(zip(procs, errors, strict=True))
+        ]
+    else:
+        parts = []
+        for n, (argv, env) in enumerate(calls):
+            parts.append(_timed(argv, env, work / f"dest-{n}", timeout))
+            if parts[-1].rc:
+                break
+        wall = sum(p.wall for p in parts)
+    return Proc(
+        next((p.rc for p in parts if p.rc), 0),
+        wall,
+        max(p.rss_kib for p in parts),
+        next((p.stderr for p in parts if p.rc), parts[-1].stderr),
+        sum(p.cpu for p in parts),
+    )
 
 
 def seed(src_ref: str, layout: Path, tag: str, work: Path) -> None:

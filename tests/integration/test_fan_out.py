@@ -68,7 +68,7 @@ def blobs_held_are_whole(registry: RunningRegistry, repo: str, tree: ImageTree) 
 
 def large_upload(request: RequestView) -> bool:
     return (
-        request.method == "PUT"
+        request.method in ("PUT", "PATCH")  # a blob over upload.STREAM_ABOVE goes as a PATCH
         and "/blobs/uploads/" in request.path
         and (request.content_length or 0) > 100_000
     )
@@ -111,7 +111,7 @@ def test_a_destination_failing_mid_blob_moves_no_tag_and_corrupts_no_other(
     assert all(registry_problems(r, "prod/app", "v1", image) == [] for r in three)
 
 
-def test_an_upload_broken_once_reads_the_source_again_for_itself_only(
+def test_an_upload_broken_once_replays_a_small_blob_without_reading_the_source_again(
     registry: RunningRegistry, three: list[RunningRegistry], image: ImageTree
 ) -> None:
     broken: list[str] = []
@@ -130,7 +130,9 @@ def test_an_upload_broken_once_reads_the_source_again_for_itself_only(
         dests = [f"{first.host}/prod/app:v1", f"{second.host}/prod/app:v1", f"{proxy.host}/prod/app:v1"]
         oci_promote.copy(f"{registry.host}/app:v1", dests, **QUICK)
     assert len(broken) == 1
-    assert len(source_blob_gets(registry, mark)) == len(image.blobs) + 1  # the retry's own read
+    # the layers are under fanout.REPLAY_BYTES: the retry replays the kept blob (a bigger one
+    # is read again for the retry alone: test_a_broken_upload_lets_go_of_the_shared_stream_at_once)
+    assert len(source_blob_gets(registry, mark)) == len(image.blobs)
     assert all(registry_problems(r, "prod/app", "v1", image) == [] for r in three)
 
 

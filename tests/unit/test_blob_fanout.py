@@ -167,6 +167,28 @@ def test_a_retried_upload_reads_the_source_again_and_the_others_are_not_disturbe
     assert source.opened == 2  # the shared read, and the retry's own
 
 
+@pytest.mark.parametrize("readers", [1, 2])
+def test_a_retried_upload_of_a_small_blob_replays_it_without_reading_the_source_again(readers: int) -> None:
+    """Even when the retrying upload was the only reader (every reader left for a moment)."""
+    source = CountingSource()
+    got: list[bytes] = []
+
+    async def retrying(body: BodyFactory) -> None:
+        first = body()
+        for _ in range(3):
+            await first.__anext__()  # the first attempt breaks off after 3 chunks
+        await first.aclose()  # as the uploader lets go of a broken attempt's body
+        got.append(await drain(body))
+
+    async def steady(body: BodyFactory) -> None:
+        got.append(await drain(body))
+
+    consumers = [consumer(retrying, source), consumer(steady, source)][:readers]
+    run(lambda: fan_out(source.open, consumers, buffer=1, size=len(DATA)))
+    assert got == [DATA] * readers
+    assert source.opened == 1  # the shared read only
+
+
 def test_a_source_that_does_not_match_raises_in_every_reader_and_ends_none() -> None:
     hub = MemoryRegistry("src")
     tampered = DATA[:-1] + b"!"

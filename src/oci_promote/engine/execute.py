@@ -182,7 +182,8 @@ def _fan_out_job(source: Storage, blob: Descriptor, dests: list[Target], emit: E
             report,
         )
 
-    return partial(fan_out, partial(verified_blob, source, blob, _quiet), [consumer(d) for d in dests])
+    readers = [consumer(d) for d in dests]
+    return partial(fan_out, partial(verified_blob, source, blob, _quiet), readers, size=blob.size)
 
 
 def _progress(dest: Target, blob: Descriptor, emit: EventCallback) -> Callable[[int], None]:

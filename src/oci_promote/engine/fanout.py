@@ -16,6 +16,9 @@ destination's upload through its own bounded buffer of a few chunks, so:
   destination has left the producer stops reading.
 
 Chunks are shared between the destinations (bytes are immutable), never copied.
+A blob up to `REPLAY_BYTES` is also kept whole while it passes, so an upload
+that starts over replays it instead of reading the source again: on a flaky
+source that read could fail too, and small blobs are most of an image's count.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from ..storage import BodyFactory
 
 log = logging.getLogger("oci_promote")
 
-#: Chunks each destination may lag behind the producer: 1 MiB of a registry's 256 KiB reads
-#: (transport.READ_SIZE), 4 MiB of a layout's 1 MiB reads; never the blob.
+#: Chunks each destination may lag behind the producer: 4 MiB of a registry's or a layout's
+#: 1 MiB reads (transport.READ_SIZE); never the blob.
 BUFFER_CHUNKS = 4
+#: Blobs up to this size are kept in memory for a retried upload (at most `jobs` of them at once).
+REPLAY_BYTES = 1024 * 1024
 #: How long closing the source stream may take on the way out, even while being cancelled.
 CLOSE_SECONDS = 5.0
 
@@ -54,11 +59,15 @@ class Consumer:
 
 
 async def fan_out(
-    open_source: BodyFactory, consumers: Sequence[Consumer], *, buffer: int = BUFFER_CHUNKS
+    open_source: BodyFactory,
+    consumers: Sequence[Consumer],
+    *,
+    buffer: int = BUFFER_CHUNKS,
+    size: int | None = None,
 ) -> None:
-    """Run every consumer's upload on one read of `open_source`; the first error wins and
-    cancels the rest (`run_all`), the producer included."""
-    tee = BlobTee(open_source, len(consumers), buffer)
+    """Run every consumer's upload on one read of `open_source` (of `size` bytes, if known);
+    the first error wins and cancels the rest (`run_all`), the producer included."""
+    tee = BlobTee(open_source, len(consumers), buffer, size)
     await run_all([tee.pump, *(partial(_consume, tee, i, c) for i, c in enumerate(consumers))])
 
 
@@ -76,7 +85,9 @@ class BlobTee:
     over (returned, failed or cancelled), whether or not it read anything.
     """
 
-    def __init__(self, open_source: BodyFactory, readers: int, buffer: int = BUFFER_CHUNKS) -> None:
+    def __init__(
+        self, open_source: BodyFactory, readers: int, buffer: int = BUFFER_CHUNKS, size: int | None = None
+    ) -> None:
         streams = [anyio.create_memory_object_stream[bytes](buffer) for _ in range(readers)]
         self._sends: list[MemoryObjectSendStream[bytes]] = [s for s, _ in streams]
         self._receives: list[MemoryObjectReceiveStream[bytes]] = [r for _, r in streams]
@@ -87,6 +98,9 @@ class BlobTee:
         #: Set once the source stream ended and passed its size and digest check.
         self._verified = False
         self._error: Exception | None = None
+        #: The whole blob, for a small one: read to its end even if every reader left.
+        self._kept: list[bytes] | None = [] if size is not None and size <= REPLAY_BYTES else None
+        self._done = anyio.Event()
 
     async def pump(self) -> None:
         """Read the source once, handing each chunk to every reader still there."""
@@ -97,18 +111,21 @@ class BlobTee:
         finally:
             for send in self._sends:
                 send.close()
+            self._done.set()
             await _close(source)
 
     async def _feed(self, source: AsyncIterator[bytes]) -> None:
         live = list(range(len(self._sends)))
         try:
             async for chunk in source:
+                if self._kept is not None:
+                    self._kept.append(chunk)
                 for index in list(live):
                     try:
                         await self._sends[index].send(chunk)
                     except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                         live.remove(index)  # that reader left: the others go on
-                if not live:
+                if not live and self._kept is None:
                     return
             self._verified = True
         except Exception as e:
@@ -128,7 +145,7 @@ class BlobTee:
         def open_body() -> AsyncIterator[bytes]:
             if self._opened[index]:
                 self.detach(index)
-                return reread()
+                return self._replay(report) if self._kept is not None else reread()
             self._opened[index] = True
             return self._read(index, report)
 
@@ -153,11 +170,24 @@ class BlobTee:
         if not self._verified:
             raise PromoteError("the shared source stream stopped before the end of the blob")
 
+    async def _replay(self, report: Callable[[int], None]) -> AsyncIterator[bytes]:
+        """The kept blob, once the shared read has ended and passed its checks."""
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        if not self._verified or self._kept is None:
+            raise PromoteError("the shared source stream stopped before the end of the blob")
+        sent = 0
+        for chunk in self._kept:
+            sent += len(chunk)
+            report(sent)
+            yield chunk
+
     def detach(self, index: int) -> None:
         """Reader `index` takes no more bytes; once every reader has left, stop reading."""
         self._receives[index].close()
         self._left.add(index)
-        if len(self._left) == len(self._receives):
+        if len(self._left) == len(self._receives) and self._kept is None:
             self._stop.cancel()
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from ..errors import ManifestError, PromoteError, RegistryError, TransportError
+from ..errors import ManifestError, PromoteError, RegistryError
 from ..types.digest import Digest
 from ..types.media import ACCEPT, MAX_MANIFEST_BYTES, OCI_INDEX
 from .auth import RegistryAuth
@@ -208,15 +208,18 @@ class RegistryClient:
     async def stream_blob(self, repository: str, digest: Digest) -> AsyncIterator[bytes]:
         """Yield a blob's bytes; a dropped download resumes where it stopped.
 
-        The resumed request asks for `Range: bytes=N-`; a 206 whose Content-Range
-        starts at N continues the stream, a 200 is read again from the start with
-        the first N bytes dropped. Either way the caller's digest check sees
-        every byte exactly once. Each GET counts as one attempt of the download.
+        The resumed request asks for `Range: bytes=N-` (redirects are followed again, so
+        it reaches blob storage by a fresh URL, without credentials). Only a 206 whose
+        Content-Range starts at N continues the stream; any other answer (a 200, a 206
+        elsewhere) starts the blob again from byte 0 and the first N bytes are dropped
+        as they pass. Either way the caller's digest check sees every byte exactly once.
+        A GET that brought new bytes does not count as a failed attempt.
         """
         what = f"{repository}@{digest}"
         attempts = self.transport.retry.start(what)
         received = 0
         while True:
+            before = received
             try:
                 async with contextlib.aclosing(self._blob_body(repository, digest, received, what)) as body:
                     async for chunk in body:
@@ -224,7 +227,7 @@ class RegistryClient:
                         yield chunk
                 return
             except PromoteError as e:
-                await attempts.failed(e)
+                await attempts.failed(e, moved=received > before)
                 log.info("%s: download interrupted at byte %d (%s); resuming", what, received, e)
 
     async def _blob_body(
@@ -239,14 +242,15 @@ class RegistryClient:
         response = await self.transport.request(
             "GET", path, what, headers=headers, ok=(200, 206), stream=True
         )
+        if response.status_code == 206 and not _resumes_at(response, offset):
+            log.info("%s: the server resumed elsewhere than byte %d; starting the blob again", what, offset)
+            await response.aclose()
+            del headers["Range"]
+            response = await self.transport.request(
+                "GET", path, what, headers=headers, ok=(200,), stream=True
+            )
         try:
-            skip = offset
-            if response.status_code == 206:
-                if not response.headers.get("content-range", "").startswith(f"bytes {offset}-"):
-                    raise TransportError(
-                        f"{what}: server resumed at the wrong offset", registry=self.registry
-                    )
-                skip = 0
+            skip = offset if response.status_code == 200 else 0
             with self.transport.errors(what):
                 async for chunk in response.aiter_raw():
                     if skip:
@@ -256,6 +260,11 @@ class RegistryClient:
                         yield chunk
         finally:
             await response.aclose()
+
+
+def _resumes_at(response: httpx.Response, offset: int) -> bool:
+    """A 206 that continues at `offset`: `Content-Range: bytes N-...` with N = offset."""
+    return bool(response.headers.get("content-range", "").startswith(f"bytes {offset}-"))
 
 
 def _media_type(content_type: str | None) -> str | None:

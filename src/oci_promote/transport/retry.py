@@ -50,11 +50,13 @@ class RetryPolicy:
             return min(hinted, self.max_retry_after)
         return min(self.max_delay, self.base_delay * 2.0**attempt) * (0.5 + random.random() / 2)
 
-    def may_retry(self, attempt: int) -> bool:
-        """True (and one retry spent) if attempt number `attempt` may be followed by another."""
-        if attempt + 1 >= self.attempts or self.spent >= self.budget:
+    def may_retry(self, attempt: int, *, spend: bool = True) -> bool:
+        """True (and, with `spend`, one retry spent) if attempt number `attempt` may be followed
+        by another."""
+        if attempt + 1 >= self.attempts or (spend and self.spent >= self.budget):
             return False
-        self.spent += 1
+        if spend:
+            self.spent += 1
         return True
 
     async def pause(self, attempt: int, retry_after: str | None = None) -> None:
@@ -88,9 +90,17 @@ class Attempts:
         self.what = what
         self.number = 0
 
-    async def failed(self, error: PromoteError) -> None:
-        """Pause before the next attempt, or raise `error` (marked final) when there is none."""
-        if not is_retryable(error) or not self.policy.may_retry(self.number):
+    async def failed(self, error: PromoteError, *, moved: bool = False) -> None:
+        """Pause before the next attempt, or raise `error` (marked final) when there is none.
+
+        An attempt that `moved` bytes for good (a download or upload that resumes where it
+        broke) starts the count again and spends nothing of the copy's budget: a link that
+        drops every connection after N bytes still gets a big blob through, while one that
+        fails without moving a byte stops after `attempts`.
+        """
+        if moved:
+            self.number = 0
+        if not is_retryable(error) or not self.policy.may_retry(self.number, spend=not moved):
             error.final = True
             raise error
         log.debug("%s: attempt %d failed (%s); trying again", self.what, self.number + 1, error)

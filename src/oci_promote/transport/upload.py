@@ -1,16 +1,24 @@
-"""Pushing blob bytes: monolithic first, chunked when a registry refuses, fresh sessions on failure.
+"""Pushing blob bytes: monolithic or one resumable PATCH, chunks when a registry refuses.
 
-A streamed body cannot be replayed once partly sent, so every retry starts
-a new upload session and a new source stream (and deletes the abandoned
-session). Monolithic PUT is one request per blob; some registries (GHCR)
-refuse it, and then PATCH chunks are sent, sized between the registry's
-`OCI-Chunk-Min-Length` and a per-registry limit (GHCR answers 416 over 4 MiB).
+A blob up to `STREAM_ABOVE` bytes goes as one monolithic PUT (one request). A
+bigger one goes as one PATCH of the whole body and a committing PUT (one more
+round trip): when that PATCH breaks, the session is asked how much it holds
+(`GET`, `Range: 0-M`) and the rest is sent from byte M+1, replayed from the
+last `RESEND_BYTES` kept in memory, so a broken connection costs only the bytes
+in flight. When the session cannot say (distribution 2.8 drops a session whose
+PATCH broke off) or the gap is larger than what was kept, and for every
+failure of a small blob, the upload starts over from a new session and a new
+source stream (and deletes the abandoned session). Some registries (GHCR)
+refuse a monolithic PUT or a big PATCH; then PATCH chunks are sent, sized between
+the registry's `OCI-Chunk-Min-Length` and a per-registry limit (GHCR answers 416
+over 4 MiB).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from urllib.parse import urljoin
 
@@ -20,10 +28,17 @@ from ..errors import DigestMismatchError, PromoteError, TransportError
 from ..types.digest import Digest
 from .distribution import RegistryClient
 from .errors import error_codes
+from .retry import Attempts, is_retryable
 
 log = logging.getLogger("oci_promote")
 
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
+#: Blobs above this go as one resumable PATCH + PUT; see bench/results.md for the measurement.
+STREAM_ABOVE = 32 * 1024 * 1024
+#: Bytes of a streamed PATCH kept after sending, to resend what a broken connection lost in flight.
+#: 8 MiB keeps jobs x RESEND_BYTES (64 MiB) inside the memory bound; 11-18 MiB were seen in flight
+#: at a break through two loopback hops (bench/results.md), which then starts the upload over.
+RESEND_BYTES = 8 * 1024 * 1024
 _SMALLEST_CHUNK = 64 * 1024
 #: Answers to a monolithic PUT that mean "not like this": switch to chunked.
 _MONOLITHIC_REFUSED = frozenset({405, 411, 413, 416, 501})
@@ -75,6 +90,8 @@ class BlobUploader:
                 try:
                     if self.chunked:
                         await self._chunked(location, digest, body, what)
+                    elif size > STREAM_ABOVE:
+                        await self._streamed(repository, location, digest, size, body, what, attempts)
                     else:
                         await self._monolithic(location, digest, size, body, what)
                 finally:
@@ -111,6 +128,91 @@ class BlobUploader:
         ):
             raise _MonolithicRefused
         self._finished(response, digest, what)
+
+    async def _streamed(
+        self,
+        repository: str,
+        location: str,
+        digest: Digest,
+        size: int,
+        body: AsyncIterator[bytes],
+        what: str,
+        attempts: Attempts,
+    ) -> None:
+        """The whole blob in one PATCH; a broken one resumes at the offset the session holds."""
+        replay = _Replay(body, RESEND_BYTES)
+        stored = 0
+        while stored < size:
+            headers = {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": str(size - stored),
+                "Content-Range": f"{stored}-{size - 1}",
+            }
+            error: TransportError | None = None
+            try:
+                response = await self._request(
+                    "PATCH", httpx.URL(location), what, content=replay.resend_from(stored), headers=headers
+                )
+            except TransportError as e:
+                if not is_retryable(e):
+                    raise
+                error = e
+            else:
+                if stored == 0 and response.status_code in _MONOLITHIC_REFUSED:
+                    raise _MonolithicRefused
+                if response.status_code == 416 and stored > 0:
+                    # The session moved on after it answered (the broken PATCH was still being
+                    # written): ask again.
+                    error = TransportError(
+                        f"{what}: the upload session refused the range from byte {stored} (HTTP 416)",
+                        registry=self.client.registry,
+                    )
+                elif response.status_code not in (201, 202, 204):
+                    raise self.client.transport.error(response, what)
+            if error is None:
+                location, stored = _next_location(location, response), size
+                continue
+            held = await self._held(location, what)
+            if held is None or not replay.holds(held[0]):
+                raise error  # the session is gone or too far behind: start over
+            log.info("%s: upload broke off; the session holds %d bytes, resuming there", what, held[0])
+            await attempts.failed(error, moved=held[0] > stored)
+            stored, location = held
+        await replay.finish()  # the body's own size and digest check, before the commit
+        await self._commit(repository, location, digest, size, what, attempts)
+
+    async def _commit(
+        self, repository: str, location: str, digest: Digest, size: int, what: str, attempts: Attempts
+    ) -> None:
+        """The committing PUT of a streamed upload; a broken one is sent again while the session
+        still holds the whole blob, and is done if the registry has the blob by now."""
+        while True:
+            url = httpx.URL(location).copy_merge_params({"digest": str(digest)})
+            try:
+                response = await self._request("PUT", url, what, headers={"Content-Length": "0"})
+            except TransportError as e:
+                if not is_retryable(e):
+                    raise
+                held = await self._held(location, what)
+                if held is None or held[0] != size:
+                    if await self.client.blob_exists(repository, digest):
+                        return  # the PUT got through; its answer did not
+                    raise
+                await attempts.failed(e)
+                location = held[1]
+                continue
+            self._finished(response, digest, what)
+            return
+
+    async def _held(self, location: str, what: str) -> tuple[int, str] | None:
+        """How many bytes the session holds, and its next location; None if it cannot say."""
+        try:
+            response = await self._request("GET", httpx.URL(location), what, headers={})
+        except PromoteError:
+            return None
+        if response.status_code not in (200, 204):
+            return None
+        return _stored(response), _next_location(location, response)
 
     async def _chunked(self, location: str, digest: Digest, body: AsyncIterator[bytes], what: str) -> None:
         offset = 0
@@ -172,9 +274,7 @@ class BlobUploader:
         response = await self._request("GET", httpx.URL(location), what, headers={})
         if response.status_code not in (200, 204):
             raise self.client.transport.error(response, what)
-        # "0-N" means N+1 bytes stored; an empty session says "0-0" or (distribution) "0--1".
-        match = _RANGE.fullmatch(response.headers.get("range", "").strip())
-        return int(match[2]) + 1 if match and int(match[2]) >= int(match[1]) and match[2] != "0" else 0
+        return _stored(response)
 
     async def _request(
         self,
@@ -206,6 +306,50 @@ async def _close(body: AsyncIterator[bytes]) -> None:
     close = getattr(body, "aclose", None)
     if close is not None:
         await close()
+
+
+def _stored(response: httpx.Response) -> int:
+    """Bytes an upload session holds by its `Range` answer: "0-N" is N+1 bytes; an empty
+    session says "0-0" or (distribution) "0--1"."""
+    match = _RANGE.fullmatch(response.headers.get("range", "").strip())
+    return int(match[2]) + 1 if match and int(match[2]) >= int(match[1]) and match[2] != "0" else 0
+
+
+class _Replay:
+    """The body of a streamed PATCH, with its last `keep` bytes held to send again.
+
+    Chunks are kept by reference (no copy); the source stream is pulled only for
+    bytes never sent before, so a resumed PATCH continues the same source read.
+    """
+
+    def __init__(self, body: AsyncIterator[bytes], keep: int) -> None:
+        self._body = body
+        self._keep = keep
+        self._kept: deque[tuple[int, bytes]] = deque()  # (offset, chunk), oldest first
+        self._kept_bytes = 0
+        self.sent = 0
+
+    def holds(self, offset: int) -> bool:
+        """True if sending can go on from `offset` (within what was kept, not past what was sent)."""
+        oldest = self._kept[0][0] if self._kept else self.sent
+        return oldest <= offset <= self.sent
+
+    async def resend_from(self, offset: int) -> AsyncIterator[bytes]:
+        for start, chunk in list(self._kept):
+            if start + len(chunk) > offset:
+                yield chunk[max(0, offset - start) :] if start < offset else chunk
+        async for chunk in self._body:
+            self._kept.append((self.sent, chunk))
+            self._kept_bytes += len(chunk)
+            self.sent += len(chunk)
+            while self._kept_bytes - len(self._kept[0][1]) >= self._keep:
+                self._kept_bytes -= len(self._kept.popleft()[1])
+            yield chunk
+
+    async def finish(self) -> None:
+        """Run the body to its end (where it checks size and digest); it must have no more bytes."""
+        async for _ in self._body:
+            raise PromoteError("the blob stream went on past its declared size")
 
 
 def _next_location(current: str, response: httpx.Response) -> str:
