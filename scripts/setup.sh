@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install what is missing for the demo, the tests and the bench: the CNCF distribution
 # registry, skopeo and buildah (Debian packages), GNU time, a virtual environment with the
-# project and its test extras, and the Go peers (crane, regctl, oras, cosign; act, the
-# GitHub Actions runner the Action's tests run it under, and actionlint, which checks
-# workflows that use it; and olareg, a registry that serves the OCI 1.1 referrers API)
-# built from the Go module proxy at pinned
+# project and its test extras, and the Go peers (crane, regctl, regsync for the release bench,
+# oras, cosign; act, the GitHub Actions runner the Action's tests run it under, and
+# actionlint, which checks workflows that use it; and olareg, a registry that serves the
+# OCI 1.1 referrers API) built from the Go module proxy at pinned
 # versions into .tools/bin (gitignored, never on the user's PATH).
 # Safe to run again: a peer already built from its pinned module version is kept.
 #
@@ -25,6 +25,7 @@ GO_MIN=1.26.7
 GO_PEERS=(
   github.com/google/go-containerregistry/cmd/crane@v0.22.1
   github.com/regclient/regclient/cmd/regctl@v0.11.7
+  github.com/regclient/regclient/cmd/regsync@v0.11.7
   oras.land/oras/cmd/oras@v1.3.6
   github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
   github.com/nektos/act@v0.2.89
