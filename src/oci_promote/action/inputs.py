@@ -43,6 +43,10 @@ INPUTS: dict[str, str] = {
     "referrers": "referrers",
     "referrer-types": "referrer_types",
     "require-referrers": "require_referrers",
+    "file": "file",
+    "shards": "shards",
+    "shard": "shard",
+    "lock": "lock",
 }
 #: Settings fields that are deliberately not inputs (still readable from OCI_PROMOTE_* env).
 NOT_INPUTS: dict[str, str] = {
@@ -91,10 +95,20 @@ class ActionInputError(UsageError):
 class ActionSettings(Settings):
     """The CLI's Settings plus the Action's own inputs: `mode` and a GitHub token for ghcr.io."""
 
-    #: `copy` promotes; `verify` only checks that every destination holds `expected-digest`.
-    mode: str = field(default="copy", metadata={"choices": ("copy", "verify")})
+    #: `copy` promotes; `verify` only checks that every destination holds `expected-digest`
+    #: (or every tag of `lock`); the release modes take `file` (action/release.py).
+    mode: str = field(
+        default="copy", metadata={"choices": ("copy", "verify", "plan", "stage", "commit", "apply")}
+    )
     #: The `github-token` input: used for ghcr.io when no other credential is found.
     github_token: Secret | None = None
+    #: Release modes: the promotion file (plan, apply) or the plan (stage, commit), a path or JSON.
+    file: str = ""
+    #: `plan`: how many shards (`N` or `auto`); `stage`: which one (`K/N`, from the matrix).
+    shards: str = "auto"
+    shard: str = ""
+    #: commit / apply: where to write the lock file; verify: the lock to check (path or JSON).
+    lock: str = ""
 
     def credential_provider(self) -> CredentialProvider | None:
         return github_token_provider(self.github_token)
