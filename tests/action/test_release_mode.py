@@ -57,7 +57,7 @@ def test_plan_stage_each_shard_then_commit_writes_the_lock(
     planned = json.loads(plan.outputs["plan"])
     assert [e["source"].rsplit("/", 1)[1] for e in planned["entries"]] == ["app:v1", "app:v2", "tool:a1"]
     assert "### oci-promote: plan" in plan.summary and "| Entry | Source |" in plan.summary
-    assert "3 entries" in plan.summary and "2 shards" in plan.summary
+    assert "3 entries" in plan.summary and "2 shard(s)" in plan.summary
 
     # Shard 1 only: commit must refuse, name the missing shard and move no tag anywhere.
     first = action.run({"mode": "stage", "file": plan.outputs["plan"], "shard": "1/2"})

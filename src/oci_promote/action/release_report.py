@@ -36,27 +36,23 @@ def _short(digest: str) -> str:
 
 
 def plan_summary(plan: PlanFile, *, heading: str = "oci-promote: plan") -> str:
-    """The plan: one row per entry, then the totals and every problem."""
-    problems = len(plan.problems)
+    """The plan's rows as the CLI prints them (`PlanFile.table`), its totals, every problem."""
+    header, *rows = plan.table()
     lines = [
         f"### {heading}",
         "",
-        f"{len(plan.entries)} {'entry' if len(plan.entries) == 1 else 'entries'}, "
-        f"{size(plan.bytes)} to send, "
-        f"{plural(plan.tags_to_move, 'tag')} to move, {plural(plan.shards, 'shard')}, "
-        f"{plural(problems, 'problem')}.",
+        cell(plan.summary()) + ".",
         "",
-        "| Entry | Source | Digest | Destinations | To send | Tags to move | Shard |",
-        "|---|---|---|---|--:|--:|---|",
+        "| " + " | ".join(h.capitalize() for h in header) + " |",
+        "|" + "---|" * len(header),
     ]
-    for e in plan.entries[:MAX_ROWS]:
-        dests = "<br>".join(code(d.reference) for d in e.destinations)
-        lines.append(
-            f"| {e.id} | {code(e.source)} | {code(_short(e.digest))} | {dests} | {size(e.bytes)} "
-            f"| {e.tags_to_move} | {e.shard}/{plan.shards} |"
-        )
-    if len(plan.entries) > MAX_ROWS:
-        lines.append(f"| | *{len(plan.entries) - MAX_ROWS} more* | | | | | |")
+    # Source and digest as code; the rest (numbers, sizes, K/N) as plain cells.
+    lines += [
+        "| " + " | ".join(code(c) if i in (1, 2) else cell(c) for i, c in enumerate(row)) + " |"
+        for row in rows[:MAX_ROWS]
+    ]
+    if len(rows) > MAX_ROWS:
+        lines.append(f"| | *{len(rows) - MAX_ROWS} more* |" + " |" * (len(header) - 2))
     if plan.problems:
         lines += ["", "| Problem |", "|---|", *(f"| {cell(p)} |" for p in plan.problems)]
     lines += _throttled({t.registry: (t.pauses, t.seconds) for t in plan.throttled})
