@@ -39,6 +39,8 @@ class DestCount:
     repeated: int = 0  # uploads or mounts of a blob the repository already had from this run
     needed: int = 0  # the distinct blobs its repositories must hold, summed over repositories
     requests: int = 0  # at its relay
+    #: Its access log's requests by method (HEAD/GET/POST/PATCH/PUT/DELETE).
+    methods: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -51,6 +53,7 @@ class Measured:
     src_blob_gets: int = 0
     src_blobs_read: int = 0  # distinct blobs read
     src_blobs_reread: int = 0  # distinct blobs read more than once
+    src_methods: Counter[str] = field(default_factory=Counter)
     dests: list[DestCount] = field(default_factory=list)
     load_before: str = ""
 
@@ -76,7 +79,7 @@ def source_reads(entries: Sequence[AccessEntry]) -> Counter[str]:
 
 def dest_writes(entries: Sequence[AccessEntry], needed: dict[str, set[str]]) -> DestCount:
     """Uploads, mounts and repeated writes of one destination registry from its access log."""
-    count = DestCount(needed=sum(len(b) for b in needed.values()))
+    count = DestCount(needed=sum(len(b) for b in needed.values()), methods=Counter(e.method for e in entries))
     seen: set[tuple[str, str]] = set()
     for e in entries:
         if "/blobs/uploads/" not in e.path or e.status != 201:
@@ -122,7 +125,9 @@ def measure(
             tool, release, src_relay.host, [r.host for r in relays], run_dir / "work", venv
         )
         time.sleep(0.1)  # let the relays see the last chunks
-        reads = source_reads(src.requests_since(src_mark))
+        src_entries = src.requests_since(src_mark)
+        reads = source_reads(src_entries)
+        out.src_methods = Counter(e.method for e in src_entries)
         out.src_requests = len(src_relay.requests) - src_seen
         out.src_blob_gets = sum(reads.values())
         out.src_blobs_read = len(reads)

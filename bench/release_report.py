@@ -56,7 +56,7 @@ def targets(release: Release, results: Results, plan: dict[str, Any] | None) -> 
             f"{ratio:.2f}x: {_mark(ratio <= factor)}"
         )
     distinct = len(release.distinct_blobs())
-    for tool in ("oci-promote", "oci-promote-shards"):
+    for tool in ("oci-promote",):
         runs = ok_runs(results, tool)
         if not runs:
             continue
@@ -65,13 +65,13 @@ def targets(release: Release, results: Results, plan: dict[str, Any] | None) -> 
         repeated = max(m.repeated for m in runs)
         once = all(m.src_blob_gets == m.src_blobs_read == distinct for m in runs)
         lines.append(
-            f"- {'`apply`' if tool == 'oci-promote' else 'sharded'}: source read once per distinct blob: "
+            "- `apply`: source read once per distinct blob: "
             f"{'/'.join(map(str, gets))} blob GETs (each run) for {distinct} distinct blobs, "
             f"{reread} read more than once: {_mark(once)}"
         )
         lines.append(
-            f"- {'`apply`' if tool == 'oci-promote' else 'sharded'}: no blob uploaded twice to one "
-            f"repository: at most {repeated} repeated uploads/mounts in a run: {_mark(repeated == 0)}"
+            "- `apply`: no blob uploaded twice to one repository: at most "
+            f"{repeated} repeated uploads/mounts in a run: {_mark(repeated == 0)}"
         )
     if plan is not None:
         lines.append(
@@ -115,6 +115,28 @@ def table(release: Release, results: Results) -> list[str]:
             f"| {apply / med(walls):.2f} | {med([m.src_blob_gets for m in ok]):g} | {dests[0]} | {dests[1]} "
             f"| {' + '.join(f'{r:g}' for r in reqs)} = {med([m.requests for m in ok]):g} |"
         )
+    return lines
+
+
+METHODS = ("HEAD", "GET", "POST", "PATCH", "PUT", "DELETE")
+
+
+def methods_table(results: Results) -> list[str]:
+    """Requests by method at each registry (access logs; medians), to see where they go."""
+    lines = [
+        "",
+        "Requests by method (access logs, medians; HEAD/GET/POST/PATCH/PUT/DELETE):",
+        "",
+        "| tool | source | dest 1 | dest 2 |",
+        "|---|---|---|---|",
+    ]
+    for tool in results:
+        ok = ok_runs(results, tool)
+        if not ok:
+            continue
+        src = "/".join(f"{med([m.src_methods[x] for m in ok]):g}" for x in METHODS)
+        dests = ["/".join(f"{med([m.dests[n].methods[x] for m in ok]):g}" for x in METHODS) for n in range(2)]
+        lines.append(f"| {tool} | {src} | {dests[0]} | {dests[1]} |")
     return lines
 
 
@@ -211,6 +233,7 @@ def report(
         "## Results (medians over the ok runs)",
         "",
         *table(release, results),
+        *methods_table(results),
         *shard_steps(results),
         "",
         *micro_section(plan, plan_error),
