@@ -8,7 +8,7 @@ from typing import Any
 
 from bench.release_images import Release
 from bench.release_measure import Measured
-from bench.release_tools import REGSYNC_PARALLEL, SHARDS
+from bench.release_tools import APPLY_JOBS, REGSYNC_PARALLEL, SHARDS
 from tests.harness.images import MIB
 
 Results = dict[str, list[Measured]]
@@ -20,6 +20,7 @@ TOOL_TITLES = {
     "skopeo": "`skopeo sync --all --preserve-digests --src yaml` x 2 destinations",
     "crane": "`crane copy` loop (one per image and destination, in sequence)",
     "oci-promote-shards": f"`plan --shards {SHARDS}`, {SHARDS} x `stage` at once, `commit`",
+    f"oci-promote-j{APPLY_JOBS}": f"`oci-promote apply release.yaml --jobs {APPLY_JOBS}` (not the default)",
 }
 
 
@@ -86,10 +87,11 @@ def table(release: Release, results: Results) -> list[str]:
     distinct = len(release.distinct_blobs())
     needed = sum(len(b) for b in release.blobs_per_repo().values())
     lines = [
-        f"| tool | ok runs | wall s median (min-max) | apply ÷ tool | src blob GETs / {distinct} distinct "
+        "| tool | ok runs | wall s median (min-max) | apply ÷ tool | tool CPU s "
+        f"| src blob GETs / {distinct} distinct "
         f"| dest 1 uploads+mounts / {needed} needed (repeated) | dest 2 uploads+mounts / {needed} "
         "(repeated) | requests: src + dest 1 + dest 2 = total |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     apply = wall(results, "oci-promote")
     for tool, runs in results.items():
@@ -112,7 +114,8 @@ def table(release: Release, results: Results) -> list[str]:
         lines.append(
             f"| {TOOL_TITLES[tool]} | {len(ok)}/{len(runs)} | "
             f"{med(walls):.2f} ({min(walls):.2f}-{max(walls):.2f}) "
-            f"| {apply / med(walls):.2f} | {med([m.src_blob_gets for m in ok]):g} | {dests[0]} | {dests[1]} "
+            f"| {apply / med(walls):.2f} | {med([m.run.cpu for m in ok]):.1f} "
+            f"| {med([m.src_blob_gets for m in ok]):g} | {dests[0]} | {dests[1]} "
             f"| {' + '.join(f'{r:g}' for r in reqs)} = {med([m.requests for m in ok]):g} |"
         )
     return lines
@@ -155,9 +158,10 @@ def shard_steps(results: Results) -> list[str]:
 
 def raw(results: Results) -> list[str]:
     lines = [
-        "| tool | run | ok | wall s | phases s | load before | src req | src blob GETs (distinct, re-read) "
+        "| tool | run | ok | wall s | CPU s | phases s | load before | src req "
+        "| src blob GETs (distinct, re-read) "
         "| dest 1 up+mount (rep.) | dest 2 up+mount (rep.) | dest 1 req | dest 2 req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for tool, runs in results.items():
         for n, m in enumerate(runs, 1):
@@ -167,6 +171,7 @@ def raw(results: Results) -> list[str]:
             ]
             lines.append(
                 f"| {tool} | {n} | {'yes' if m.ok else 'FAILED: ' + m.error[:120]} | {m.run.wall:.2f} | "
+                f"{m.run.cpu:.1f} | "
                 f"{' + '.join(f'{s.name} {s.wall:.2f}' for s in m.run.steps)} | {m.load_before} | "
                 f"{m.src_requests} | {m.src_blob_gets} ({m.src_blobs_read}, {m.src_blobs_reread}) | "
                 + " | ".join(cells)

@@ -16,6 +16,7 @@ empty configuration world (:func:`bench.tools._sandbox`), plain HTTP to the rela
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import time
 from collections.abc import Sequence
@@ -30,8 +31,10 @@ from tests.harness.peers import TOOLS_BIN, peer_binary
 #: 1"; no maximum is documented). 8 is oci-promote's default number of blobs in flight.
 REGSYNC_PARALLEL = 8
 SHARDS = 4
+#: `apply` with a higher `--jobs` (one limit across the release; the default is 8), for comparison.
+APPLY_JOBS = 32
 RELEASE_TOOLS = ("oci-promote", "regsync", f"regsync-p{REGSYNC_PARALLEL}", "skopeo", "crane")
-ALL_TOOLS = (*RELEASE_TOOLS, "oci-promote-shards")
+ALL_TOOLS = (*RELEASE_TOOLS, "oci-promote-shards", f"oci-promote-j{APPLY_JOBS}")
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Step:
 class ToolRun:
     rc: int = 0
     wall: float = 0.0
+    #: CPU seconds (user + system) of the tool's processes, all of them (RUSAGE_CHILDREN).
+    cpu: float = 0.0
     stderr: str = ""
     steps: list[Step] = field(default_factory=list)
 
@@ -97,7 +102,7 @@ def run_release_tool(
     """Promote the release with ``tool``; `work` must not exist yet."""
     work.mkdir(parents=True)
     env = _sandbox(work / "sandbox")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     out = ToolRun()
     hosts = [src, *dests]
     cli = str(venv / "bin" / "oci-promote")
@@ -125,9 +130,10 @@ def run_release_tool(
             out.rc, out.stderr = failed[0][0], f"{name}: {failed[0][1]}"
         return not failed
 
-    if tool == "oci-promote":
+    if tool == "oci-promote" or tool.startswith("oci-promote-j"):
         (work / "release.yaml").write_text(promotion_file(release, src, dests))
-        step("apply", [[cli, "apply", "release.yaml", *_plain(hosts)]])
+        jobs = ["--jobs", tool.removeprefix("oci-promote-j")] if tool != "oci-promote" else []
+        step("apply", [[cli, "apply", "release.yaml", *jobs, *_plain(hosts)]])
     elif tool == "oci-promote-shards":
         (work / "release.yaml").write_text(promotion_file(release, src, dests))
         ok = step(
@@ -168,4 +174,12 @@ def run_release_tool(
     else:
         raise ValueError(tool)
     out.wall = time.perf_counter() - started
+    out.cpu = _children_cpu() - cpu
     return out
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every child process waited for so far (the tools run one at a time; the
+    registries of a run are reaped only after it is measured)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
