@@ -116,7 +116,8 @@ def test_inputs_are_checked_together_before_any_request(
     action: ActionRunner, registry: RunningRegistry
 ) -> None:
     mark = registry.mark()
-    run = action.run({"mode": "stage", "source": registry.ref("a/b", "v1"), "shard": "two", "lock": "x.json"})
+    given = {"source": registry.ref("a/b", "v1"), "shard": "two", "lock": "x.json", "protect-tags": "v*"}
+    run = action.run({"mode": "stage", **given})
     assert run.returncode == 2
     problems = {a.properties.get("title", "") for a in run.annotations("error")}
     assert problems == {
@@ -124,6 +125,7 @@ def test_inputs_are_checked_together_before_any_request(
         "Invalid input: source",
         "Invalid input: shard",
         "Invalid input: lock",
+        "Invalid input: protect-tags",
     }
     assert registry.requests_since(mark) == []
 

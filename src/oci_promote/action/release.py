@@ -78,6 +78,21 @@ def read_release_inputs(settings: ActionSettings, problems: list[InputProblem]) 
             problems.append(
                 InputProblem(name, f"is not used by mode {mode} with a promotion file; leave it empty")
             )
+    # The copy settings the promotion file holds: ignoring one silently (a protection) is a trap.
+    in_file = {
+        "protect-tags": ("protect", bool(settings.protect)),
+        "referrers": ("referrers", not settings.referrers),
+        "referrer-types": ("referrer-types", bool(settings.referrer_types)),
+        "require-referrers": ("require-referrers", bool(settings.require_referrers)),
+        "include-foreign-layers": ("include-foreign-layers", settings.include_foreign_layers),
+    }
+    for name, (key, given) in in_file.items():
+        if given and mode in RELEASE_MODES:
+            problems.append(
+                InputProblem(
+                    name, f"mode {mode} takes it from the promotion file: set `{key}` in its defaults"
+                )
+            )
     if mode == "plan":
         _check_shards(settings.shards, problems)
     if mode == "stage" and settings.shard and not _is_shard(settings.shard):
