@@ -139,3 +139,18 @@ def test_a_bad_promotion_file_is_reported_whole(action: ActionRunner, tmp_path: 
     assert len(messages) >= 2, messages
     assert any("line 3" in m for m in messages) and any("line 4" in m for m in messages), messages
     assert run.outputs["matrix"] == "" and run.outputs["plan"] == ""
+
+
+def test_plan_problems_fail_the_plan_job_with_one_annotation_each(
+    action: ActionRunner, release: Path, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    text = release.read_text().replace("staging/tool:a1", "staging/tool:gone")
+    broken.write_text(text.replace("staging/app:v2", "staging/nothing:v2"))
+    run = action.run({"mode": "plan", "file": str(broken)})
+    assert run.returncode == 1, run.stdout + run.stderr
+    problems = [a.message for a in run.annotations("error")]
+    assert len(problems) == 2, problems
+    assert any("tool:gone" in p for p in problems) and any("nothing:v2" in p for p in problems)
+    assert "| Problem |" in run.summary
+    assert run.outputs["matrix"] == "" and run.outputs["plan"] == ""
