@@ -136,7 +136,7 @@ def main() -> int:
         "description": (
             f"{args.entries} entries (50 repositories x 20 tags; every 50th image a two-platform index; "
             "half the entries with `to:`, half mapped by the defaults; the destination already holds "
-            f"a fifth of them), `--shards auto` ({results[0][3]} shards), in-memory source and "
+            f"a fifth of them), `--shards auto` ({results[0][3]} shard(s)), in-memory source and "
             "destination (`ReleaseOptions(opener=...)`), fresh storages each run, one process; the "
             "wall includes parsing and validating the file "
             f"(median {statistics.median(p for p, _, _, _ in results):.3f} s of it)."
