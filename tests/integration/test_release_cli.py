@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.harness import quirks
 from tests.harness.proxy import Action, Forward, Proxy, RequestView
 from tests.harness.registry import AccessEntry, RunningRegistry
@@ -213,14 +215,21 @@ def test_a_protected_tag_moved_between_plan_and_commit_is_refused(
     assert cli("digest", f"{registry2.host}/acme/api:v1").stdout.strip() == intruder.digest
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (403, "DENIED"),  # a read-only mirror, a user without push rights
+        (404, "NAME_UNKNOWN"),  # ECR: a repository nobody created
+    ],
+)
 def test_plan_finds_a_destination_repository_that_refuses_writes(
-    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry, status: int, code: str
 ) -> None:
     push_image(registry, "staging/api", "1.0")
 
     def read_only(request: RequestView) -> Action:
         if request.method in ("POST", "PUT", "PATCH") and "/acme/frozen/" in request.path:
-            return quirks.oci_error(403, "DENIED", "requested access to the resource is denied")
+            return quirks.oci_error(status, code, "the repository does not take this write")
         return Forward()
 
     with Proxy(registry2.url, read_only) as proxy:

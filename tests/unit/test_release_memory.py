@@ -91,3 +91,23 @@ def test_tag_filters_page_through_the_source_tags_and_expected_digests_are_check
     assert plan.problems == [
         f"images[1] src.example/staging/web:1.0: is {web}, but expected-digest is sha256:{'0' * 64}"
     ]
+
+
+def test_a_destination_pinned_by_digest_is_staged_and_locked_without_a_tag() -> None:
+    registries, options = _world()
+    src, prod = registries["src.example"], registries["prod.example"]
+    digest = add_index(src, "staging/a", "1.0")
+    text = (
+        f"version: 1\nimages:\n  - source: src.example/staging/a@{digest}\n"
+        f"    to: [prod.example/x@{digest}]\n"
+    )
+    plan = anyio.run(lambda: plan_release_file(parse_promotion(text), options))
+    assert plan.problems == []
+    anyio.run(stage_shard, plan, 1, options)
+    result = anyio.run(lambda: commit_release(plan, options))
+    assert result.moved == [] and prod.repositories["x"].tags == {}
+    assert digest in prod.repositories["x"].manifests
+    (image,) = result.lock.images
+    assert [(d.reference, d.pinned) for d in image.destinations] == [
+        ("prod.example/x", f"prod.example/x@{digest}")
+    ]
