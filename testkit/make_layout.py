@@ -3,7 +3,10 @@
 The self-test workflow seeds its registry service containers from it, where the shared
 fixtures are not available; tests/action checks that the action copies it.
 
-    python3 testkit/make_layout.py DIR [TAG]
+    python3 testkit/make_layout.py DIR [TAG [NAME]]
+
+NAME (a label in the image's config) makes another image with the same layer: the release
+self-test promotes several images that share a base layer.
 """
 
 from __future__ import annotations
@@ -36,15 +39,18 @@ def _layer() -> tuple[bytes, str]:
     return gzip.compress(tar_bytes, mtime=0), "sha256:" + hashlib.sha256(tar_bytes).hexdigest()
 
 
-def make_layout(root: Path, tag: str = "v1") -> str:
+def make_layout(root: Path, tag: str = "v1", name: str = "") -> str:
     """Create the layout at `root`; return the manifest digest."""
     root.mkdir(parents=True, exist_ok=True)
     layer, diff_id = _layer()
     layer_desc = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **_blob(root, layer)}
+    run_config: dict[str, object] = {"Cmd": ["/hello.txt"]}
+    if name:
+        run_config["Labels"] = {"org.opencontainers.image.title": name}
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "config": {"Cmd": ["/hello.txt"]},
+        "config": run_config,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
     }
     config_desc = {
@@ -73,6 +79,6 @@ def make_layout(root: Path, tag: str = "v1") -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (2, 3, 4):
         sys.exit(__doc__)
     print(make_layout(Path(sys.argv[1]), *sys.argv[2:]))

@@ -135,9 +135,9 @@ OPTIONS: tuple[Option, ...] = (
            "or an OCI image layout directory (`oci:PATH[:TAG|@DIGEST]`). Required to copy; not used by "
            "`mode: verify`.", library="copy"),
     Option("destinations", "list", (), "where to copy it", flag="DEST", metavar="DEST",
-           input="destinations", input_required=True, input_help="Where to copy it: references separated "
-           "by newlines or commas. One without a tag or digest takes the source's tag. Every destination "
-           "gets the same digest.",
+           input="destinations", input_help="Where to copy it: references separated by newlines or commas. "
+           "One without a tag or digest takes the source's tag. Every destination gets the same digest. "
+           "Required to copy and verify; the release modes take `file` instead.",
            library="copy"),
     Option("expected_digest", "digest", None, "refuse to copy unless the source digest is DIGEST",
            metavar="DIGEST", input="expected-digest", input_help="If set, fail before writing anything "
@@ -149,10 +149,15 @@ OPTIONS: tuple[Option, ...] = (
            "layout), to name the causes of a mismatch (default: the source's repository)", metavar="REF",
            not_input="where a mismatching expected digest is read; OCI_PROMOTE_EXPECTED_FROM in env",
            library="copy"),
-    Option("mode", "choice", "copy", "copy or verify", flag=None, choices=("copy", "verify"), scope="action",
+    Option("mode", "choice", "copy", "copy, verify, or a release step", flag=None,
+           choices=("copy", "verify", "plan", "stage", "commit", "apply"), scope="action",
            input="mode", input_help="`copy` to promote. `verify` to write nothing and only check that "
            "every destination resolves to `expected-digest` (then required): a deployment gate. The step "
-           "fails on a mismatch, with its causes in the error annotation and the job summary; same outputs."),
+           "fails on a mismatch, with its causes in the error annotation and the job summary; same outputs. "
+           "With `lock`, `verify` checks every tag of that lock file instead. A whole release from a "
+           "promotion file (`file`): `plan` (writes nothing; `matrix` and `plan` outputs), `stage` (one "
+           "`shard` of the plan, by digest, moving no tag), `commit` (every digest checked at every "
+           "destination, then every tag moved; the `lock` output), or `apply` (all three in one job)."),
     Option("src_creds", "secret", None, _CREDS.format(role="source", env=ENV_PREFIX + "SRC_"),
            metavar="USER:PASSWORD", every_command=True,
            not_input="USER:PASSWORD form of source-username/source-password; one spelling is enough",
@@ -241,6 +246,18 @@ OPTIONS: tuple[Option, ...] = (
            library="connect"),
     Option("chunked", "switch", False, "upload blobs in PATCH chunks from the start", not_input=_TUNING,
            library="connect"),
+    Option("file", "text", "", "the promotion file or the plan", flag=None, scope="action", input="file",
+           input_help="`mode: plan` or `apply`: the promotion file (YAML, see the README). `stage` and "
+           "`commit`: the plan, as a path or as the plan job's `plan` output itself (JSON)."),
+    Option("shards", "text", "auto", "how many stage jobs", flag=None, scope="action", input="shards",
+           input_help="`mode: plan`: how many stage jobs to spread the release over (1 to 256), or `auto` "
+           "(one per 2 GiB to send). Images written to one repository stay in one shard."),
+    Option("shard", "text", "", "which shard to stage", flag=None, scope="action", input="shard",
+           input_help="`mode: stage`: which shard to push, `K/N` (the matrix's `shard`). "
+           "Empty: every entry."),
+    Option("lock", "text", "", "the lock file", flag=None, scope="action", input="lock",
+           input_help="`mode: commit` or `apply`: where to write the lock file (default "
+           "`promoted.lock.json`). `mode: verify`: the lock file to check, a path or its JSON."),
     Option("cache", "switch", True, "keep the Action's environment with actions/cache", flag=None,
            scope="setup", input="cache", input_help="`true` to keep the action's Python environment with "
            "actions/cache, so a later job restores it instead of installing; `false` on runners without a "

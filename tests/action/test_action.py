@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from oci_promote.action import OUTPUTS
 from testkit.action_runner import ActionRun, ActionRunner
 from testkit.registry import LogMark, RunningRegistry
 from tests.action.conftest import Image
@@ -94,7 +95,7 @@ def test_expected_digest_mismatch_fails_before_writing(
     assert image.digest in error.message and OTHER_DIGEST in error.message
     assert not _tag_exists(registry2, "prod/api", "1.4.2")
     assert _writes(registry2, mark) == []
-    assert run.outputs == {"digest": "", "references": "", "json": ""}
+    assert run.outputs == dict.fromkeys(OUTPUTS, "")
     assert "### oci-promote: failed" in run.summary
     assert f"| Expected digest | `{OTHER_DIGEST}` |" in run.summary
     assert f"| Found | `{image.digest}` |" in run.summary

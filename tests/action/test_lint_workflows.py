@@ -105,10 +105,13 @@ def test_actionlint_takes_a_verify_step_without_source(tmp_path: Path) -> None:
     proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
-    # The check is live: a step without `destinations` (required) is refused.
-    del verify["with"]["destinations"]
+    # The check is live: an input action.yml does not declare is refused. (No input is
+    # required any more: the release modes take neither `source` nor `destinations`.)
+    verify["with"]["destination"] = "r.example/a:1"
     workflow.write_text(
         yaml.safe_dump({"on": "push", "jobs": {"gate": {"runs-on": "ubuntu-latest", "steps": steps}}})
     )
     proc = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=60, check=False)
-    assert proc.returncode == 1 and 'missing input "destinations"' in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 1 and 'input "destination" is not defined' in proc.stdout, (
+        proc.stdout + proc.stderr
+    )

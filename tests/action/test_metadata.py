@@ -50,8 +50,10 @@ def test_inputs_and_outputs_are_declared_for_the_marketplace() -> None:
         assert spec.get("description"), name
         assert spec.get("required") or "default" in spec, f"optional input {name} has no default"
     assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
-    # verify mode needs no source (Python requires it for a copy), so actionlint must not.
-    assert not action["inputs"]["source"].get("required") and action["inputs"]["destinations"]["required"]
+    # Not required: verify mode needs no source (Python requires it for a copy), the release
+    # modes neither source nor destinations (they take `file`), so actionlint must not.
+    assert not action["inputs"]["source"].get("required")
+    assert not action["inputs"]["destinations"].get("required")
     assert tuple(action["outputs"]) == action_module.OUTPUTS
     for name, spec in action["outputs"].items():
         assert spec["description"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from oci_promote.action import OUTPUTS
 from testkit.action_runner import ActionRunner
 from testkit.registry import LogMark, RunningRegistry
 from testkit.skopeo import run_skopeo
@@ -70,7 +71,7 @@ def test_verify_names_each_mismatch_and_its_causes(
     assert "### oci-promote: verification failed" in run.summary
     assert f"| `{image.ref}` | `{image.digest}` | yes |" in run.summary
     assert "platform-extracted" in run.summary
-    assert run.outputs == {"digest": "", "references": "", "json": ""}
+    assert run.outputs == dict.fromkeys(OUTPUTS, "")
     assert _writes(registry, mark) == []
 
 

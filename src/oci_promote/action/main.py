@@ -1,4 +1,5 @@
-"""The Action's run: read the inputs, then copy (`mode: copy`) or check (`mode: verify`).
+"""The Action's run: read the inputs, then copy (`mode: copy`) or check (`mode: verify`);
+the release modes (a promotion file) go to action/release.py.
 
 Order is the point: secrets are masked before anything else is printed, and every input
 is validated before any request is sent. Expected failures end as an error annotation and
@@ -26,7 +27,8 @@ from ..transport.client import use_large_reads
 from ..types.digest import parse_digest
 from . import report
 from .commands import declare_artifacts, mask_secrets, set_outputs, setup_logging, write_summary
-from .inputs import ActionInputs, read_inputs
+from .inputs import ActionInputs, InputProblem, load_settings, validate
+from .release import is_release, run_release
 from .report import Run
 
 if TYPE_CHECKING:
@@ -60,7 +62,11 @@ def main() -> int:
     source = os.environ.get(ENV_PREFIX + "SOURCE", "").strip()
     inputs: ActionInputs | None = None
     try:
-        inputs = read_inputs()
+        problems: list[InputProblem] = []
+        settings = load_settings(problems)
+        if is_release(settings):
+            return run_release(settings, problems)
+        inputs = validate(settings, problems)
         run.dry_run = inputs.settings.dry_run
         source = inputs.settings.source
         if inputs.verify:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("oci_promote")
 
-OUTPUTS = ("digest", "references", "json")
+OUTPUTS = ("digest", "references", "json", "matrix", "plan", "plan-file", "lock")
 #: Seconds between progress lines while blobs are moving.
 PROGRESS_INTERVAL = 10.0
 
