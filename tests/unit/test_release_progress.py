@@ -1,4 +1,4 @@
-"""The CLI's release progress: one row per entry when few, a summary row every tenth when many."""
+"""The release's progress lines (CLI and Action): a row per entry when few, every tenth when many."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import logging
 
 import pytest
 
-from oci_promote.cli.release import _Progress
+from oci_promote.frontend.present import StageProgressLog
 from oci_promote.release import ReleaseProgress
 
 
 def _rows(caplog: pytest.LogCaptureFixture, total: int) -> list[str]:
-    progress = _Progress()
+    progress = StageProgressLog()
     with caplog.at_level(logging.INFO, logger="oci_promote"):
         for done in range(1, total + 1):
             progress(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import github_action_utils as gau
 
 from ..errors import PromoteError, UsageError
+from ..frontend.present import StageProgressLog
 from ..types.reference import parse_registry_host
 from . import release_report as summary
 from .commands import declare_artifacts, set_outputs, write_summary
@@ -30,7 +31,7 @@ from .inputs import ActionInputError, ActionSettings, InputProblem, _credentials
 from .report import annotate_failure
 
 if TYPE_CHECKING:
-    from ..release import LockFile, PlanFile, ReleaseOptions, ReleaseProgress
+    from ..release import LockFile, PlanFile, ReleaseOptions
 
 log = logging.getLogger("oci_promote")
 RELEASE_MODES = ("plan", "stage", "commit", "apply")
@@ -155,31 +156,6 @@ def _load_lock(text: str) -> LockFile:
     return read_lock(_as_file(text, "lock"))
 
 
-class _Progress:
-    """Log lines while staging: one per entry when few, one per tenth when many."""
-
-    def __init__(self, rows: int = 20) -> None:
-        self.rows = rows
-        self.step = 0
-
-    def __call__(self, p: ReleaseProgress) -> None:
-        if p.phase == "commit":
-            return
-        if p.entries_total <= self.rows and p.entry:
-            log.info("[%d/%d] staged %s", p.entries_done, p.entries_total, p.entry)
-            return
-        step = p.entries_done * 10 // max(1, p.entries_total)
-        if step > self.step or p.entries_done == p.entries_total:
-            self.step = step
-            log.info(
-                "staged %d/%d entries, %s of %s sent",
-                p.entries_done,
-                p.entries_total,
-                summary.size(p.bytes_done),
-                summary.size(p.bytes_total),
-            )
-
-
 def _grouped(title: str, work: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
     gau.start_group(title)
     try:
@@ -245,7 +221,7 @@ def _run(inputs: ReleaseInputs) -> int:
         plan = _load_plan(inputs.file)
         k = parse_shard(inputs.shard, plan) if inputs.shard else None
         title = f"Stage shard {inputs.shard}" if k else f"Stage all {len(plan.entries)} entries"
-        staged = _grouped(title, lambda: stage_shard(plan, k, options, on_progress=_Progress()))
+        staged = _grouped(title, lambda: stage_shard(plan, k, options, on_progress=StageProgressLog()))
         log.info("%d entries staged, %d blob(s) copied, %d mounted; no tag moved", staged.entries,
                  staged.blobs_copied, staged.blobs_mounted)  # fmt: skip
         write_summary(summary.stage_summary(staged, inputs.shard))
@@ -271,7 +247,8 @@ def _commit(inputs: ReleaseInputs) -> int:
     if inputs.mode == "apply":
         promotion = load_promotion(inputs.file)
         plan, _, result = _grouped(
-            f"Apply {inputs.file}", lambda: apply_release(promotion, inputs.options, on_progress=_Progress())
+            f"Apply {inputs.file}",
+            lambda: apply_release(promotion, inputs.options, on_progress=StageProgressLog()),
         )
         write_summary(summary.plan_summary(plan))
     else:

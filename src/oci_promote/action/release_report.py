@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..frontend.present import plural
+from ..release.model import human_size
 from .markdown import cell, code, fenced
 
 if TYPE_CHECKING:
@@ -20,15 +21,6 @@ if TYPE_CHECKING:
 #: Above this many entries the plan's table shows the first ones and says how many are left out
 #: (a job summary holds 1 MiB; the plan itself is in the step's `plan` output).
 MAX_ROWS = 200
-
-
-def size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _short(digest: str) -> str:
@@ -67,7 +59,7 @@ def stage_summary(staged: StageResult, shard: str) -> str:
             "| Entries | Blobs copied | Mounted | Bytes sent | Manifests | Referrers | Seconds |",
             "|--:|--:|--:|--:|--:|--:|--:|",
             f"| {staged.entries} | {staged.blobs_copied} | {staged.blobs_mounted} "
-            f"| {size(staged.bytes_copied)} "
+            f"| {human_size(staged.bytes_copied)} "
             f"| {staged.manifests_pushed} | {staged.referrers_copied} | {staged.seconds:.1f} |",
             "",
             "No tag moved: `commit` moves them once every shard is staged.",

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PromoteError
+from ..frontend.present import StageProgressLog
 
 if TYPE_CHECKING:
     from ..frontend.settings import Settings
-    from ..release import Defaults, PlanFile, ReleaseOptions, ReleaseProgress
+    from ..release import Defaults, PlanFile, ReleaseOptions
 
 COMMANDS = frozenset({"plan", "stage", "commit", "apply", "export"})
 #: The export formats (release.lock.FORMATS; spelled here so `--help` imports no pydantic).
@@ -149,7 +150,7 @@ def _run(args: argparse.Namespace, settings: Settings, runner: Callable[[Callabl
         if getattr(args, name, None):
             check_writable(getattr(args, name), what)
     options = _options(args, settings)
-    progress = _Progress()
+    progress = StageProgressLog(ROWS)
     if not args.verbose:
         _engine_details_to_debug()
     if args.command == "plan":
@@ -233,34 +234,3 @@ def _print_table(plan: PlanFile, to: Any = None) -> None:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip(), file=out)
     print(plan.summary(), file=out)
-
-
-def human_size(n: int) -> str:
-    from ..release.model import human_size as size
-
-    return size(n)
-
-
-class _Progress:
-    """One row per entry when there are few; a summary row every tenth when many."""
-
-    def __init__(self) -> None:
-        self.step = 0
-
-    def __call__(self, p: ReleaseProgress) -> None:
-        if p.phase == "commit":
-            return
-        if p.entries_total <= ROWS and p.entry:
-            sent = f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)} sent"
-            log.info("[%d/%d] staged %s (%s)", p.entries_done, p.entries_total, p.entry, sent)
-            return
-        step = p.entries_done * 10 // max(1, p.entries_total)
-        if step > self.step or p.entries_done == p.entries_total:
-            self.step = step
-            log.info(
-                "staged %d/%d entries, %s of %s sent",
-                p.entries_done,
-                p.entries_total,
-                human_size(p.bytes_done),
-                human_size(p.bytes_total),
-            )

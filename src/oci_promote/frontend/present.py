@@ -5,8 +5,10 @@ The engine reports facts (results, events); how they read to a person lives here
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..events import (
     BlobDone,
@@ -17,6 +19,9 @@ from ..events import (
     SourceResolved,
 )
 from ..result import CopyResult, DestinationResult
+
+if TYPE_CHECKING:
+    from ..release import ReleaseProgress
 
 
 def human_size(n: int) -> str:
@@ -127,3 +132,30 @@ def progress_line(results: Sequence[DestinationResult], seconds: float, in_fligh
         f"copying: {done} of {plural(total, 'blob')}, {human_size(sent)} of {human_size(total_bytes)}"
         f"{percent}, {seconds:.0f} s"
     )
+
+
+class StageProgressLog:
+    """A release's staging as log lines (CLI and Action): one per entry when there are at
+    most `rows` entries, else one every tenth of them."""
+
+    def __init__(self, rows: int = 20) -> None:
+        self.rows = rows
+        self.step = 0
+
+    def __call__(self, p: ReleaseProgress) -> None:
+        from ..release.model import human_size  # binary units, as the plan's table shows sizes
+
+        if p.phase == "commit":
+            return
+        sent = f"{human_size(p.bytes_done)} of {human_size(p.bytes_total)} sent"
+        if p.entries_total <= self.rows and p.entry:
+            logging.getLogger("oci_promote").info(
+                "[%d/%d] staged %s (%s)", p.entries_done, p.entries_total, p.entry, sent
+            )
+            return
+        step = p.entries_done * 10 // max(1, p.entries_total)
+        if step > self.step or p.entries_done == p.entries_total:
+            self.step = step
+            logging.getLogger("oci_promote").info(
+                "staged %d/%d entries, %s", p.entries_done, p.entries_total, sent
+            )
