@@ -157,3 +157,32 @@ def test_an_ecr_like_destination_with_immutable_tags_takes_a_release_twice(
         assert again.returncode == 0, again.stderr
     assert "0 tag(s) moved, 1 already held their digest" in again.stderr
     assert tagged == {"/v2/acme/api/manifests/v3"}
+
+
+def test_entries_of_one_image_write_its_referrers_to_a_repository_once(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+) -> None:
+    """Two tags of one signed image (two entries, one digest, one destination repository): its
+    referrers are PUT there once, not once per entry."""
+    from tests.integration.test_cli import TESTREPO
+
+    src, dst = registry, registry2
+    copied = cli("copy", f"oci:{TESTREPO}:v3", f"{src.host}/staging/api:v3", f"{src.host}/staging/api:v3.1")
+    assert copied.returncode == 0, copied.stderr  # with the fixture's two SBOMs (referrers)
+    file = tmp_path / "p.yaml"
+    file.write_text(
+        f"version: 1\nimages:\n"
+        f"  - source: {src.host}/staging/api:v3\n    to: [{dst.host}/acme/api:v3]\n"
+        f"  - source: {src.host}/staging/api:v3.1\n    to: [{dst.host}/acme/api:v3.1]\n"
+    )
+    mark = dst.mark()
+    applied = cli("apply", str(file), "--lock", str(tmp_path / "lock.json"))
+    assert applied.returncode == 0, applied.stderr
+    puts = [e.path for e in dst.requests_since(mark) if e.method == "PUT" and "/manifests/" in e.path]
+    index = json.loads((TESTREPO / "index.json").read_text())
+    sboms = {m["digest"] for m in index["manifests"] if "annotations" not in m}  # the untagged two
+    schema_tag = "sha256-" + V3.split(":")[1]  # their tag schema index
+    referrer_puts = [p for p in puts if p.rsplit("/", 1)[1] in sboms | {schema_tag}]
+    assert sorted(referrer_puts) == sorted({*referrer_puts}) and len(referrer_puts) == 3, referrer_puts
+    tags = {p.rsplit("/", 1)[1] for p in puts}
+    assert {"v3", "v3.1"} <= tags

@@ -93,17 +93,24 @@ async def stage_entries(
     report = _Reporter(on_progress, len(loaded), total)
     await run_all((_blob_job(b, src, dests, report) for b, src, dests in blobs.values()), session.limiter)
 
-    def finish(e: _Entry) -> Job:
+    def finish(same_image: list[_Entry]) -> Job:
+        # Entries of one image (several tags) go one after another: each plans its referrers
+        # from what the destination holds, so the next finds them there instead of writing
+        # them (and the tag schema index) a second time, concurrently, into one repository.
         async def run() -> None:
-            bare = replace(e.plan, repositories=tuple(replace(r, blobs=()) for r in e.plan.repositories))
-            carried = await plan_all(bare, e.targets, e.found)
-            before = write_all(e.source, carried)
-            await execute(bare, e.graph, e.source, e.targets, session.limiter, ignore, before)
-            report.entry_done(e.planned.label)
+            for e in same_image:
+                bare = replace(e.plan, repositories=tuple(replace(r, blobs=()) for r in e.plan.repositories))
+                carried = await plan_all(bare, e.targets, e.found)
+                before = write_all(e.source, carried)
+                await execute(bare, e.graph, e.source, e.targets, session.limiter, ignore, before)
+                report.entry_done(e.planned.label)
 
         return run
 
-    await run_all(finish(e) for e in loaded)
+    by_image: dict[str, list[_Entry]] = {}
+    for e in loaded:
+        by_image.setdefault(str(e.graph.top.digest), []).append(e)
+    await run_all(finish(group) for group in by_image.values())
     result = StageResult(entries=len(loaded), seconds=round(time.monotonic() - started, 3))
     for e in loaded:
         for t in e.targets:
