@@ -17,12 +17,11 @@ manifest has arm64 variants of the OS, runtime and dependencies layers.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testkit.images import MIB, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST, _put_blob, _put_random_layer
+from testkit.images import MIB, OCI_INDEX, _put_blob, _put_random_layer, put_manifest
 from testkit.interop import REF_NAME, ImageTree, image_tree
 
 REPOS = ("svc-a", "svc-b", "svc-c", "svc-d", "svc-e")
@@ -79,25 +78,6 @@ class Release:
         return len({d for img in self.images for d in img.tree.manifests})
 
 
-def _manifest(
-    blobs: Path, arch: str, layers: Sequence[dict[str, Any]], diff_ids: Sequence[str]
-) -> dict[str, Any]:
-    config = {
-        "architecture": arch,
-        "os": "linux",
-        "config": {},
-        "rootfs": {"type": "layers", "diff_ids": list(diff_ids)},
-    }
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": _put_blob(blobs, json.dumps(config).encode(), OCI_CONFIG),
-        "layers": list(layers),
-    }
-    desc = _put_blob(blobs, json.dumps(manifest, indent=2).encode(), OCI_MANIFEST)
-    return desc | {"platform": {"architecture": arch, "os": "linux"}}
-
-
 def build_release(path: Path, mode: str = "full") -> Release:
     """Write the release's layout at ``path``; every image with its digest and tree."""
     size = SIZES[mode]
@@ -119,7 +99,7 @@ def build_release(path: Path, mode: str = "full") -> Release:
             layer(f"deps-{repo}-{arch}", "deps"),
             layer(f"app-{repo}-{tag}-{arch}", "app"),
         ]
-        return _manifest(blobs, arch, [d for d, _ in parts], [i for _, i in parts])
+        return put_manifest(blobs, arch, [d for d, _ in parts], [i for _, i in parts])
 
     entries, names = [], []
     for repo in REPOS:

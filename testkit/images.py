@@ -64,6 +64,14 @@ def _put_random_layer(blobs: Path, size: int) -> tuple[dict[str, Any], str]:
 
 def _put_image_manifest(blobs: Path, arch: str, layers: int, layer_size: int) -> dict[str, Any]:
     descs, diff_ids = zip(*(_put_random_layer(blobs, layer_size) for _ in range(layers)), strict=True)
+    return put_manifest(blobs, arch, descs, diff_ids)
+
+
+def put_manifest(
+    blobs: Path, arch: str, layers: Sequence[dict[str, Any]], diff_ids: Sequence[str]
+) -> dict[str, Any]:
+    """A config and an image manifest over these layers, stored; the manifest's descriptor
+    with its platform, as an index names it."""
     config = {
         "architecture": arch,
         "os": "linux",
@@ -74,7 +82,7 @@ def _put_image_manifest(blobs: Path, arch: str, layers: int, layer_size: int) ->
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
         "config": _put_blob(blobs, json.dumps(config).encode(), OCI_CONFIG),
-        "layers": list(descs),
+        "layers": list(layers),
     }
     desc = _put_blob(blobs, json.dumps(manifest, indent=2).encode(), OCI_MANIFEST)
     return desc | {"platform": {"architecture": arch, "os": "linux"}}
