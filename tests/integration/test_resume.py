@@ -75,8 +75,10 @@ def test_a_link_that_drops_every_download_after_n_bytes_still_delivers_the_blob(
     starts = [int(e.request_headers.get("range", "bytes=0-")[6:-1]) for e in gets]
     for before, after, previous in zip(starts, starts[1:], gets, strict=False):
         assert before < after <= before + previous.response_bytes  # on from where it broke
-    # read again: only what the reset threw away unread on the way (in flight, not whole pieces)
-    assert sum(e.response_bytes for e in gets) - size < len(gets) * CUT / 2
+    # read again: only what each reset threw away in flight, never a piece already delivered
+    # (on a loaded machine the socket buffers can hold most of a 1 MiB piece; a fresh
+    # clone's CI run measured 0.58 MiB a reset on average, another 0.3)
+    assert sum(e.response_bytes for e in gets) - size < len(gets) * CUT
 
 
 def test_a_server_that_ignores_range_has_the_blob_read_again_from_the_start(
