@@ -23,6 +23,7 @@ from ..errors import PromoteError
 from ..frontend.present import summary_line
 from ..frontend.settings import ENV_PREFIX
 from ..result import CopyResult
+from ..transport.allocator import keep_freed_buffers
 from ..transport.client import use_large_reads
 from ..types.digest import parse_digest
 from . import report
@@ -58,6 +59,7 @@ def main() -> int:
     mask_secrets(os.environ)  # first: nothing may be printed before the masks
     setup_logging()
     use_large_reads()
+    keep_freed_buffers()
     run = Run()
     source = os.environ.get(ENV_PREFIX + "SOURCE", "").strip()
     inputs: ActionInputs | None = None

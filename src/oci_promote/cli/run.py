@@ -23,6 +23,7 @@ from ..concurrency import alongside
 from ..errors import AuthenticationError, ManifestError, PromoteError, UsageError
 from ..frontend.present import referrers_found_line, summary_line
 from ..result import CopyResult
+from ..transport.allocator import keep_freed_buffers
 from ..transport.client import use_large_reads
 from ..types.reference import parse_reference
 from . import diff as cli_diff
@@ -168,6 +169,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = parse_args(parse, sys.argv[1:] if argv is None else list(argv))
     _setup_logging(args)
     use_large_reads()
+    keep_freed_buffers()
     as_json = bool(getattr(args, "json", False)) and args.command == "copy"
     observer = Observer.for_stderr(quiet=args.quiet)
     settings: Settings | None = None
