@@ -33,6 +33,9 @@ NOT_FOR_A_PLAIN_COPY = {
     "oci_promote.forensics.mismatch": "a digest mismatch",
     "oci_promote.forensics.render": "a digest mismatch, diff",
     "oci_promote.forensics.verify": "verify",
+    "oci_promote.referrers.write": "referrers to carry",
+    "oci_promote.referrers.index_merge": "referrers to carry",
+    "oci_promote.referrers.digest_tags": "referrers to carry",
     "oci_promote.storage.layout": "an oci: layout",
     "oci_promote.storage.memory": "the engine's unit tests",
     "oci_promote.release": "the release verbs",
@@ -73,10 +76,13 @@ def test_a_json_copy_between_registries_loads_nothing_it_does_not_use(
 
 
 def test_the_same_check_sees_what_a_layout_source_loads(tmp_path: Path, registry: RunningRegistry) -> None:
-    """The check is not blind: a copy from an oci: layout does load the layout code."""
+    """The check is not blind: a copy from an oci: layout, with the fixture's two SBOMs, does
+    load the layout code and the referrers' writing."""
     done, modules = run_cli(tmp_path, "copy", "--json", f"oci:{TESTREPO}:v3", f"{registry.host}/a/b:v3")
     assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["destinations"][0]["referrers_copied"] == 2, done.stdout
     assert loaded(modules, "oci_promote.storage.layout")
+    assert loaded(modules, "oci_promote.referrers.write")
     assert not loaded(modules, "oci_promote.forensics.compare")
 
 
