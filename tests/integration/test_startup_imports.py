@@ -27,6 +27,19 @@ with open(os.environ["MODULES_OUT"], "w") as out:
 sys.exit(code)
 """
 
+#: The same for the Action's promotion step (`python -m oci_promote.action`, as action.yml runs it).
+_ACTION = """
+import json, os, runpy, sys
+try:
+    runpy.run_module("oci_promote.action", run_name="__main__", alter_sys=True)
+    code = 0
+except SystemExit as e:
+    code = e.code
+with open(os.environ["MODULES_OUT"], "w") as out:
+    json.dump(sorted(name for name, module in sys.modules.items() if module is not None), out)
+sys.exit(code)
+"""
+
 #: Not used by a copy between registries, without a terminal: (prefix, what loads it instead).
 NOT_FOR_A_PLAIN_COPY = {
     "oci_promote.forensics.compare": "a digest mismatch, diff",
@@ -49,12 +62,19 @@ NOT_FOR_A_PLAIN_COPY = {
 }
 
 
-def run_cli(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+def run_cli(
+    tmp_path: Path, *args: str, code: str = _RUN, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     out = tmp_path / "modules.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_PROMOTE_", "DOCKER_"))}
-    env |= {"DOCKER_CONFIG": "/nonexistent-docker-config", "MODULES_OUT": str(out)}
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OCI_PROMOTE_", "DOCKER_", "GITHUB_"))}
+    base |= {"DOCKER_CONFIG": "/nonexistent-docker-config", "MODULES_OUT": str(out), **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-c", _RUN, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=base,
+        timeout=120,
+        check=False,
     )
     return done, set(json.loads(out.read_text())) if out.exists() else set()
 
@@ -97,3 +117,29 @@ def test_a_digest_mismatch_still_loads_the_forensics_and_names_its_causes(
     assert done.returncode == 1, done.stderr
     assert "nothing was copied" in done.stderr
     assert loaded(modules, "oci_promote.forensics.mismatch")
+
+
+def test_the_actions_copy_loads_neither_the_release_code_nor_the_forensics(
+    tmp_path: Path, registry: RunningRegistry, registry2: RunningRegistry
+) -> None:
+    source = seed(registry)
+    outputs = tmp_path / "outputs"
+    done, modules = run_cli(
+        tmp_path,
+        code=_ACTION,
+        env={
+            "OCI_PROMOTE_SOURCE": source,
+            "OCI_PROMOTE_DESTINATIONS": f"{registry2.host}/promoted/app:v3",
+            "GITHUB_OUTPUT": str(outputs),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        },
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert V3 in outputs.read_text()  # it did copy
+    extra = {
+        p: loaded(modules, p)
+        for p in NOT_FOR_A_PLAIN_COPY
+        if not p.startswith(("oci_promote.action", "github"))
+    }
+    assert not {p: m for p, m in extra.items() if m}, extra
+    assert "github_action_utils" in modules and "oci_promote.action.main" in modules
