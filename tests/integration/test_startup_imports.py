@@ -44,7 +44,6 @@ sys.exit(code)
 NOT_FOR_A_PLAIN_COPY = {
     "oci_promote.forensics.compare": "a digest mismatch, diff",
     "oci_promote.forensics.mismatch": "a digest mismatch",
-    "oci_promote.forensics.render": "a digest mismatch, diff",
     "oci_promote.forensics.verify": "verify",
     "oci_promote.referrers.write": "referrers to carry",
     "oci_promote.referrers.index_merge": "referrers to carry",

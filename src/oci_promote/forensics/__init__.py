@@ -14,18 +14,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..causes import CODES, Cause, Comparison, Side
 
-# Names are imported on first use (PEP 562): a copy reads `reader` alone, and the rest
-# (compare, render, verify) only when a digest mismatch is explained, or for diff/verify.
+# Eager: `render` is also the name of its module, which an import of `.render` elsewhere
+# would otherwise leave as the package's attribute (and it loads nothing but `causes`).
+from .render import describe_cause, headline, render
+
+# The rest is imported on first use (PEP 562): a copy reads `reader` alone, and compare
+# and verify load only when a digest mismatch is explained, or for diff/verify.
 if TYPE_CHECKING:
     from .compare import explain
     from .reader import DEFAULT_LIMITS, Limits, SourceReader
-    from .render import describe_cause, headline, render
     from .verify import VerifyOutcome, verify_all, verify_one
 
 _HOMES = {
     "compare": ("explain",),
     "reader": ("DEFAULT_LIMITS", "Limits", "SourceReader"),
-    "render": ("describe_cause", "headline", "render"),
     "verify": ("VerifyOutcome", "verify_all", "verify_one"),
 }
 _MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
