@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from functools import partial, wraps
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
 
@@ -23,7 +23,7 @@ from .connect import Connections
 from .engine.copy import Endpoint, run_copy
 from .errors import UsageError
 from .events import EventCallback
-from .forensics import DEFAULT_LIMITS, Limits, SourceReader, VerifyOutcome, explain, verify_all
+from .forensics.reader import DEFAULT_LIMITS, Limits, SourceReader
 from .options import ConnectOptions, CopyOptions, CredentialProvider, as_tuple, copy_options
 from .referrers.carry import ReferrerOptions
 from .result import CopyResult
@@ -32,6 +32,9 @@ from .storage.verified import load_top
 from .transport.credentials import Credential
 from .types.digest import Digest, parse_digest
 from .types.location import LayoutReference, Location, parse_location
+
+if TYPE_CHECKING:
+    from .forensics.verify import VerifyOutcome
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -168,6 +171,8 @@ async def diff_async(
 ) -> Comparison:
     """Why the images A and B name have different digests: `causes` is empty exactly when
     they are the same. A PromoteError when either cannot be read (or is hostile)."""
+    from .forensics.compare import explain  # diff's own code: not loaded by a copy
+
     async with AsyncExitStack() as stack:
         connections = Connections(connect or ConnectOptions(), stack)
         reader_a, reader_b = (_reader(connections, _location(r), credential) for r in (a, b))
@@ -184,6 +189,8 @@ async def verify_async(
 ) -> list[VerifyOutcome]:
     """Whether each reference resolves to `digest`, in the order given (each once); a mismatch
     names its causes when `digest` can be read in that reference's repository. Never writes."""
+    from .forensics.verify import verify_all  # verify's own code: not loaded by a copy
+
     expected = parse_digest(digest.strip()) if isinstance(digest, str) else digest
     if isinstance(references, str):
         raise UsageError(f"references must be a list, not the string {references!r}")

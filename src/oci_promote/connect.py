@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .options import DEFAULT_JOBS, ConnectOptions, Location
 from .storage import Storage
-from .storage.layout import LayoutStorage
 from .storage.registry import RegistryStorage
 from .transport.credentials import Credential, HelperMissingError, load_docker_credential
 from .transport.distribution import RegistryClient, open_client
@@ -68,6 +67,8 @@ class Connections:
 
     def source(self, location: Location, credential: Credential | None) -> Storage:
         if isinstance(location, LayoutReference):
+            from .storage.layout import LayoutStorage  # OCI layouts' code: only when one is named
+
             layout = LayoutStorage(location.path)
             layout.check_source()
             return layout
@@ -79,6 +80,8 @@ class Connections:
         """The storage for a destination; destinations in one repository share one object."""
         storage: Storage
         if isinstance(location, LayoutReference):
+            from .storage.layout import LayoutStorage
+
             storage = LayoutStorage(location.path)
             if storage.identity not in self._storages:
                 storage.check_destination()

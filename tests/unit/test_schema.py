@@ -105,17 +105,19 @@ def test_the_schema_names_every_input_and_every_library_option() -> None:
     assert set(Settings.model_fields) <= declared and set(ActionSettings.model_fields) <= declared
 
 
-def test_help_and_version_do_not_load_pydantic() -> None:
-    """The settings models load only once a command runs: `--help` and `--version` stay light."""
+def test_help_and_version_do_not_load_pydantic_or_the_engine() -> None:
+    """The settings models and the engine (httpx) load only once a command runs: `--help`,
+    `--version` and `diff --help` stay light."""
     code = (
         "import sys\n"
         "from oci_promote.cli.main import main\n"
-        "for argv in (['--help'], ['--version'], ['copy', '--help']):\n"
+        "for argv in (['--help'], ['--version'], ['copy', '--help'], ['diff', '--help']):\n"
         "    try:\n"
         "        main(argv)\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('pydantic')))"
+        "heavy = ('pydantic', 'httpx', 'httpcore', 'oci_promote.api', 'oci_promote.forensics')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy) and sys.modules[m] is not None))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"

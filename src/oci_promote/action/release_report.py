@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..frontend.present import plural
-from ..release.model import human_size
 from .markdown import cell, code, fenced
 
 if TYPE_CHECKING:
@@ -52,6 +51,9 @@ def plan_summary(plan: PlanFile, *, heading: str = "oci-promote: plan") -> str:
 
 
 def stage_summary(staged: StageResult, shard: str) -> str:
+    # Here, not above: `action.main` imports this module for every mode, and copy loads no release/.
+    from ..release.model import human_size
+
     return "\n".join(
         [
             f"### oci-promote: shard {cell(shard)} staged" if shard else "### oci-promote: staged",

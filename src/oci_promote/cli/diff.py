@@ -13,15 +13,11 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import anyio
-
-from ..api import diff_async, verify_async
 from ..errors import PromoteError, UsageError
-from ..forensics import render
-from ..forensics.verify import VerifyOutcome
 from ..types.digest import parse_digest
 
 if TYPE_CHECKING:
+    from ..forensics.verify import VerifyOutcome
     from ..frontend.settings import Settings
 
 COMMANDS = frozenset({"diff", "verify"})
@@ -61,6 +57,8 @@ def add_commands(
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run `diff` or `verify`; print results to stdout and errors (one line) to stderr."""
+    import anyio  # here, not above: `args.py` imports this module for every command's `--help`
+
     try:
         if args.command == "diff":
             return anyio.run(_diff, args, settings)
@@ -73,6 +71,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _diff(args: argparse.Namespace, settings: Settings) -> int:
+    from ..api import diff_async
+    from ..forensics import render
+
     credential, connect = settings.source_credential(), settings.connect_options()
     comparison = await diff_async(args.a, args.b, credential=credential, connect=connect)
     print(json.dumps(comparison.to_dict(), indent=2) if args.json else render(comparison))
@@ -86,6 +87,8 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
         return await _verify_lock(args, settings)
     if not args.references or not args.digest:
         raise UsageError("verify needs REF... and --digest DIGEST (or --lock LOCK)")
+    from ..api import verify_async
+
     expected = parse_digest(args.digest.strip())
     credential, connect = settings.source_credential(), settings.connect_options()
     outcomes = await verify_async(args.references, expected, credential=credential, connect=connect)

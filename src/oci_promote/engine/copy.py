@@ -17,7 +17,6 @@ import anyio
 from ..concurrency import DEFAULT_JOBS, both, gather
 from ..errors import DigestMismatchError, PromoteError, ProtectedTagError
 from ..events import DestinationPlanned, EventCallback, PhaseEntered, SourceResolved, plain_callback
-from ..forensics.mismatch import explain_mismatch
 from ..referrers.carry import FoundReferrers, ReferrerOptions, find_referrers
 from ..result import CopyResult, DestinationResult
 from ..storage import Storage
@@ -224,6 +223,8 @@ async def _check_expected(
     digest = source.digest
     if expected is None or expected == digest:
         return
+    from ..forensics.mismatch import explain_mismatch  # the forensics load only on a mismatch
+
     wanted = expected_from or at_digest(source.storage, expected)
     why = await explain_mismatch(wanted, source, "A = the expected image, B = the source", str(expected))
     raise DigestMismatchError(
@@ -249,6 +250,8 @@ async def _protected_error(
     source: Source, digest: Digest, refused: list[tuple[Target, str, Digest]]
 ) -> ProtectedTagError:
     """Name the first protected tag that would move, its digest, the new one and why they differ."""
+    from ..forensics.mismatch import explain_mismatch  # the forensics load only on a mismatch
+
     dest, tag, current = refused[0]
     roles = f"A = the image {tag} holds, B = the source"
     why = await explain_mismatch(at_digest(dest.storage, current), source, roles, str(current))

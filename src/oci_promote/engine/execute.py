@@ -21,7 +21,6 @@ import anyio
 from ..concurrency import Job, run_all
 from ..errors import DigestMismatchError, PromoteError
 from ..events import BlobDone, BlobProgress, BlobStarted, EventCallback, ManifestPushed, TagMoved
-from ..forensics.mismatch import explain_mismatch
 from ..result import DestinationResult
 from ..storage import BodyFactory, Storage
 from ..storage.source import Source, at_digest
@@ -125,6 +124,8 @@ async def _served_other(dest: Target, got: Digest | None, source: Source, digest
     message = f"{dest.label} resolves to {got or 'nothing'} after the push, but the source is {digest}"
     if got is None:
         return DigestMismatchError(message, expected=str(digest), got="nothing")
+    from ..forensics.mismatch import explain_mismatch  # the forensics load only on a mismatch
+
     roles = "A = the source, B = what the destination serves"
     why = await explain_mismatch(source, at_digest(dest.storage, got), roles, str(digest))
     return DigestMismatchError(

@@ -10,7 +10,6 @@ from ..concurrency import Job, gather, run_all
 from ..errors import PromoteError
 from ..referrers.carry import DestinationReferrers, plan_destination
 from ..referrers.model import Referrer
-from ..referrers.write import write_destination
 from ..storage import Storage
 from .execute import NOTHING_MOVED, Target
 from .plan import Plan
@@ -46,6 +45,8 @@ def write_all(source: Storage, carried: Sequence[tuple[Target, DestinationReferr
 
 
 async def _write_at(source: Storage, target: Target, plan: DestinationReferrers) -> None:
+    from ..referrers.write import write_destination  # only a copy with referrers to write loads it
+
     try:
         await write_destination(source, plan)
     except PromoteError as e:

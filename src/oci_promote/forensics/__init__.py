@@ -9,11 +9,38 @@ storage (`SourceReader(Source(...))`); the library's `oci_promote.diff` and
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ..causes import CODES, Cause, Comparison, Side
-from .compare import explain
-from .reader import DEFAULT_LIMITS, Limits, SourceReader
+
+# Eager: `render` is also the name of its module, which an import of `.render` elsewhere
+# would otherwise leave as the package's attribute (and it loads nothing but `causes`).
 from .render import describe_cause, headline, render
-from .verify import VerifyOutcome, verify_all, verify_one
+
+# The rest is imported on first use (PEP 562): a copy reads `reader` alone, and compare
+# and verify load only when a digest mismatch is explained, or for diff/verify.
+if TYPE_CHECKING:
+    from .compare import explain
+    from .reader import DEFAULT_LIMITS, Limits, SourceReader
+    from .verify import VerifyOutcome, verify_all, verify_one
+
+_HOMES = {
+    "compare": ("explain",),
+    "reader": ("DEFAULT_LIMITS", "Limits", "SourceReader"),
+    "verify": ("VerifyOutcome", "verify_all", "verify_one"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CODES",

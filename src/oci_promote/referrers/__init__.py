@@ -10,6 +10,9 @@ answers are read by :mod:`oci_promote.transport.referrers_api`. See :mod:`.disco
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ..errors import (
     DigestTagConflictError,
     MissingReferrersError,
@@ -20,11 +23,31 @@ from ..errors import (
 from ..transport.referrers_api import ApiUnavailable, ReferrersPage, read_referrers_answer, read_tags_answer
 from ..types.referrer import ReferrerDescriptor
 from .artifact_types import check_required, matches, referrer_types
-from .digest_tags import TagAction, decide_digest_tag
 from .discover import ApiMemory, Discovery, DiscoveryOptions, discover_referrers, list_tags
-from .index_merge import IndexUpdate, MergedIndex, merge_index, update_referrers_index
 from .model import How, Referrer, descriptor_for_manifest
 from .naming import digest_tags_for, referrers_tag
+
+# What only writing referrers needs loads on first use (PEP 562): every copy looks for
+# referrers, most find none.
+if TYPE_CHECKING:
+    from .digest_tags import TagAction, decide_digest_tag
+    from .index_merge import IndexUpdate, MergedIndex, merge_index, update_referrers_index
+
+_HOMES = {
+    "digest_tags": ("TagAction", "decide_digest_tag"),
+    "index_merge": ("IndexUpdate", "MergedIndex", "merge_index", "update_referrers_index"),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ApiMemory",

@@ -26,6 +26,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ..concurrency import both, gather
 from ..result import ReferrerCopy
@@ -35,11 +36,12 @@ from ..transport.referrers_api import ApiUnavailable
 from ..types.digest import Digest
 from ..types.referrer import ReferrerDescriptor
 from .artifact_types import check_required, matches, shown_type
-from .digest_tags import TagAction, decide_digest_tag
 from .discover import ApiMemory, api_listing, discover_referrers, registry_key
-from .index_merge import listed_digests, merge_index
 from .model import How, Referrer
 from .naming import referrers_tag
+
+if TYPE_CHECKING:
+    from .digest_tags import TagAction
 
 log = logging.getLogger("oci_promote")
 
@@ -121,6 +123,10 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     The reads go out together, three round trips at most whatever the count: the first
     subject's API probe with every digest tag; the other subjects' API listings, or (no API)
     every tag schema index; then every manifest none of them lists."""
+    # Only a copy that found referrers gets here: the rest of the copies never load these.
+    from .digest_tags import decide_digest_tag
+    from .index_merge import listed_digests, merge_index
+
     plan = DestinationReferrers(destination)
     by_subject: dict[Digest, list[Referrer]] = {}
     for r in referrers:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from ..types.digest import Digest
 from ..types.location import Location
 from .base import Storage
-from .layout import LayoutStorage
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,9 @@ def image_source(location: Location, storage: Storage) -> Source:
         target = str(location.digest)
     elif location.tag is not None:
         target = location.tag
-    else:
+    else:  # only a layout is named without a tag or digest
+        from .layout import LayoutStorage
+
         assert isinstance(storage, LayoutStorage)
         target = storage.default_target()
     return Source(storage, target, location.digest, str(location))
