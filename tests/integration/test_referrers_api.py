@@ -179,6 +179,15 @@ def test_distribution_to_olareg_tag_schema_becomes_the_api(
     assert result.destinations[0].referrers_copied == 8
     assert _manifest_puts(olareg_registry, mark)[-1] == "/v2/prod/app/manifests/v1"
 
+    # a no-op re-run writes nothing: the image's tag index the source keeps is not at the
+    # destination (it lists them through its API), so one GET for it, then the tag, the
+    # two digest tags and a listing per subject (image, SBOM) as before
+    mark = olareg_registry.mark()
+    again = oci_promote.copy(f"{registry.host}/app:v1", [f"{olareg_registry.host}/prod/app:v1"])
+    requests = olareg_registry.requests_since(mark)
+    assert _writes(requests) == [] and len(requests) <= 6, [(e.method, e.uri) for e in requests]
+    assert (again.destinations[0].referrers_present, again.destinations[0].referrers_copied) == (8, 0)
+
 
 def test_an_index_whose_children_carry_attestations_and_signatures_on_them(
     olareg_registry: OlaregRegistry, olareg2: OlaregRegistry, registry: RunningRegistry, world: SigningWorld

@@ -124,8 +124,8 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     The reads go out together, three round trips at most whatever the count: the first
     subject's API probe with every digest tag; the other subjects' API listings, or (no API)
     every tag schema index; then every manifest none of them lists. Referrers the source
-    keeps in the tag schema are looked up in the destination's indexes first: a no-op
-    re-run to a registry without the API is then one round trip, with no API probe."""
+    keeps in the tag schema are looked up in the destination's indexes first
+    (:func:`_tag_schema_first`)."""
     # Only a copy that found referrers gets here: the rest of the copies never load these.
     from .digest_tags import decide_digest_tag
     from .index_merge import listed_digests, merge_index
@@ -146,15 +146,11 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     digest_tags = [r.tag for r in tagged if r.tag]
     index_tags = [referrers_tag(s) for s in subjects]
     listings: dict[Digest, tuple[set[str], How]] = {}
+    held: dict[str, StoredManifest | None] = {}
     if subjects and all(r.how == "tag-schema" for group in by_subject.values() for r in group):
-        # The source keeps them in the tag schema, and so does every destination an earlier
-        # copy wrote them to without the API: its indexes are read first, with the digest
-        # tags, and when they list every referrer the API is not asked at all.
-        held = await _read_all(destination, [*digest_tags, *index_tags])
-        if all(_lists_all(held[referrers_tag(s)], group) for s, group in by_subject.items()):
+        listed_all, held = await _tag_schema_first(destination, by_subject, digest_tags)
+        if listed_all:
             listings = {s: (set(), "tag-schema") for s in subjects}
-    else:
-        held = {}
     if not listings:
         # The first subject's listing finds out whether the API exists (asked once), with the
         # digest tags; then either the other subjects' listings or every tag schema index.
@@ -207,6 +203,25 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
         done = {"keep": "present", "write": "copied", "merge": "merged"}[action.action]
         plan.entries.append(_entry(r, "digest-tag", done))
     return plan
+
+
+async def _tag_schema_first(
+    destination: Storage, by_subject: dict[Digest, list[Referrer]], digest_tags: Sequence[str]
+) -> tuple[bool, dict[str, StoredManifest | None]]:
+    """Whether the destination's tag schema indexes list every referrer, and what was read.
+
+    Referrers the source keeps in the tag schema are in the tag schema at every destination
+    an earlier copy wrote them to without the API. The first subject's index is read with
+    the digest tags; only if it lists them all are the other subjects' indexes read. So a
+    no-op re-run to a registry without the API asks no API probe, and one with the API pays
+    one GET (the first index, absent there) before it is asked as usual."""
+    subjects = list(by_subject)
+    first = referrers_tag(subjects[0])
+    held = await _read_all(destination, [*digest_tags, first])
+    if not _lists_all(held[first], by_subject[subjects[0]]):
+        return False, held
+    held.update(await _read_all(destination, [referrers_tag(s) for s in subjects[1:]]))
+    return all(_lists_all(held[referrers_tag(s)], group) for s, group in by_subject.items()), held
 
 
 def _lists_all(index: StoredManifest | None, group: Sequence[Referrer]) -> bool:
