@@ -22,7 +22,7 @@ import oci_promote
 from oci_promote.errors import PromoteError, RegistryError, TransportError
 from testkit import quirks
 from testkit.images import build_layout
-from testkit.proxy import Action, Exchange, Forward, Proxy, RequestView
+from testkit.proxy import Action, Exchange, Forward, Proxy, RequestView, Truncate
 from testkit.registry import RunningRegistry
 from tests.conftest import RegistryFactory
 from tests.integration.test_cli import cli
@@ -335,3 +335,71 @@ def test_a_request_that_always_fails_is_sent_at_most_retries_plus_one_times(
     assert len(errors) == 1 and "HTTP 503" in errors[0], result.stderr
     sent = _sent(proxy, method, path_part)
     assert sent and max(sent.values()) == 5, sent  # --retries 4: five attempts, never more
+
+
+def _script(method: str, path_part: str, actions: list[Action]) -> Callable[[RequestView], Action]:
+    """Answer the first len(actions) requests matching (method, path_part) with `actions`, in
+    order; everything else goes through."""
+    left = list(actions)
+
+    def handler(request: RequestView) -> Action:
+        if request.method == method and path_part in request.path and left:
+            return left.pop(0)
+        return Forward()
+
+    return handler
+
+
+def _busy(status: int) -> Action:
+    if status == 429:
+        return quirks.oci_error(429, "TOOMANYREQUESTS", "later", headers={"Retry-After": "0"})
+    return quirks.oci_error(status, "UNAVAILABLE", "busy")
+
+
+def test_a_429_is_waited_out_without_costing_an_attempt(
+    small_image: tuple[Path, str], registry: RunningRegistry, registry2: RunningRegistry, src_proxy: Proxy
+) -> None:
+    """Four 429s and four 503s on one request: with --retries 4 the 429s ("later") are waited
+    out and the four 503s are the four retries."""
+    layout, digest = small_image
+    oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
+    src_proxy.set_handler(_script("GET", "/manifests/v1", [_busy(s) for s in (429, 503) * 4]))
+    result = oci_promote.copy(f"{src_proxy.host}/app:v1", [f"{registry2.host}/app:v1"], **FAST)
+    assert result.digest == digest
+    assert _sent(src_proxy, "GET", "/manifests/v1") == Counter({"/v2/app/manifests/v1?": 9})
+
+
+def test_a_request_always_answered_429_is_sent_at_most_twice_retries_plus_one_times(
+    small_image: tuple[Path, str], registry: RunningRegistry, registry2: RunningRegistry, src_proxy: Proxy
+) -> None:
+    layout, _ = small_image
+    oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
+    src_proxy.set_handler(_script("GET", "/manifests/v1", [_busy(429)] * 100))
+    with pytest.raises(RegistryError) as caught:
+        oci_promote.copy(f"{src_proxy.host}/app:v1", [f"{registry2.host}/app:v1"], **FAST)
+    assert caught.value.status == 429 and caught.value.final
+    # --retries 4: four 429s waited out, then five attempts
+    assert _sent(src_proxy, "GET", "/manifests/v1") == Counter({"/v2/app/manifests/v1?": 9})
+
+
+def test_a_download_that_moved_bytes_gets_all_its_attempts_again(
+    small_image: tuple[Path, str], registry: RunningRegistry, registry2: RunningRegistry, src_proxy: Proxy
+) -> None:
+    """A GET cut after 1000 bytes, then four 503s on the resumed GET: --retries 4 allows four
+    failed retries from byte 1000 on (the cut GET moved bytes, so its retry is not counted)."""
+    layout, digest = small_image
+    oci_promote.copy(f"oci:{layout}:v1", [f"{registry.host}/app:v1"])
+    layer = json.loads((layout / "blobs" / "sha256" / _first_manifest(layout)).read_bytes())["layers"][0]
+    path = f"/blobs/{layer['digest']}"
+    src_proxy.set_handler(_script("GET", path, [Truncate(1000), *[_busy(503)] * 4]))
+    result = oci_promote.copy(f"{src_proxy.host}/app:v1", [f"{registry2.host}/app:v1"], **FAST)
+    assert result.digest == digest
+    ranges = [e.request_headers.get("range") for e in src_proxy.exchanges() if path in e.path]
+    assert ranges == [None, *["bytes=1000-"] * 5]
+
+
+def _first_manifest(layout: Path) -> str:
+    """The hex digest of the first platform manifest of the layout's index."""
+    blobs = layout / "blobs" / "sha256"
+    index = json.loads((layout / "index.json").read_bytes())["manifests"][0]["digest"]
+    return str(json.loads((blobs / index[7:]).read_bytes())["manifests"][0]["digest"])[7:]

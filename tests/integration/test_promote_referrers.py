@@ -311,3 +311,42 @@ def test_registry_storage_lists_every_tag_and_discovery_finds_the_digest_tag(
     assert len(seen) == 1, seen
     assert sorted(t for p in seen for t in p) == list_tags(registry, "app")
     assert [r.tag for r in found.referrers] == [f"sha256-{_hex(image.digest)}.sig"]
+
+
+def test_a_signed_no_op_re_run_asks_four_questions_and_still_sees_a_new_or_changed_referrer(
+    registry: RunningRegistry, registry2: RunningRegistry, world: SigningWorld
+) -> None:
+    """A signature and an attestation (cosign's digest tags) and an SBOM (oras: the tag schema
+    index): a no-op re-run asks the destination for the tag, the two digest tags and the index,
+    and nothing else (issue 10: "within a few requests per destination"). A new SBOM, or a
+    second signature in the .sig tag, is still found and copied."""
+    image = push_image(registry, "app", "v1", ("amd64", "arm64"))
+    keys = world.key_pair()
+    world.cosign_sign(image.ref, keys)
+    world.cosign_attest(image.ref, keys)
+    world.oras_attach(image.ref, SPDX, "{}")
+    prefix = f"sha256-{_hex(image.digest)}"
+    source, dest = f"{registry.host}/app:v1", f"{registry2.host}/prod/app:v1"
+    oci_promote.copy(source, [dest])
+
+    mark = registry2.mark()
+    again = oci_promote.copy(source, [dest])
+    asked = sorted((e.method, e.path) for e in registry2.requests_since(mark))
+    assert asked == sorted(
+        [("HEAD", "/v2/prod/app/manifests/v1")]
+        + [("GET", f"/v2/prod/app/manifests/{prefix}{suffix}") for suffix in (".sig", ".att", "")]
+    )
+    assert again.destinations[0].up_to_date and again.destinations[0].referrers_present == 3
+
+    sbom = world.oras_attach(image.ref, SPDX, '{"new": true}')
+    world.cosign_sign(image.ref, world.key_pair("second"))  # a second signature in the .sig tag
+    mark = registry2.mark()
+    result = oci_promote.copy(source, [dest])
+    copied = {(r.digest, r.tag) for r in result.destinations[0].referrers if r.action == "copied"}
+    assert len(copied) == 2 and (sbom["digest"], None) in copied  # the new SBOM and the .sig tag
+    assert {tag for _, tag in copied} == {None, f"{prefix}.sig"}
+    index = json.loads(get_manifest(registry2, "prod/app", prefix) or b"{}")
+    assert sbom["digest"] in {m["digest"] for m in index["manifests"]}
+    signatures = f"{prefix}.sig"
+    assert get_manifest(registry2, "prod/app", signatures) == get_manifest(registry, "app", signatures)
+    world.cosign_verify(f"{registry2.host}/prod/app@{image.digest}", keys)

@@ -179,6 +179,15 @@ def test_distribution_to_olareg_tag_schema_becomes_the_api(
     assert result.destinations[0].referrers_copied == 8
     assert _manifest_puts(olareg_registry, mark)[-1] == "/v2/prod/app/manifests/v1"
 
+    # a no-op re-run writes nothing: the image's tag index the source keeps is not at the
+    # destination (it lists them through its API), so one GET for it, then the tag, the
+    # two digest tags and a listing per subject (image, SBOM) as before
+    mark = olareg_registry.mark()
+    again = oci_promote.copy(f"{registry.host}/app:v1", [f"{olareg_registry.host}/prod/app:v1"])
+    requests = olareg_registry.requests_since(mark)
+    assert _writes(requests) == [] and len(requests) <= 6, [(e.method, e.uri) for e in requests]
+    assert (again.destinations[0].referrers_present, again.destinations[0].referrers_copied) == (8, 0)
+
 
 def test_an_index_whose_children_carry_attestations_and_signatures_on_them(
     olareg_registry: OlaregRegistry, olareg2: OlaregRegistry, registry: RunningRegistry, world: SigningWorld
@@ -506,3 +515,27 @@ def test_referrers_of_one_subject_are_pushed_one_after_another_to_an_api_registr
         oci_promote.copy(f"{olareg_registry.host}/many{n}:v1", [f"{olareg2.host}/prod/many{n}:v1"])
         answer = httpx.get(f"{olareg2.url}/v2/prod/many{n}/referrers/{image.digest}")
         assert {m["digest"] for m in answer.json()["manifests"]} == sent
+
+
+def test_a_referrers_api_that_says_later_is_asked_again_not_taken_for_absent(
+    olareg_registry: OlaregRegistry, registry: RunningRegistry, world: SigningWorld
+) -> None:
+    """One 503 from the source's referrers API: retried like any request. It used to mean "no
+    API", so the copy read the source's tag schema, found nothing there, and arrived unsigned."""
+    image = push_image(olareg_registry, "app", "v1")
+    sbom = world.oras_attach(image.ref, SPDX, "{}")
+    answered: list[str] = []
+
+    def busy_once(request: RequestView) -> Forward | Respond:
+        if "/referrers/" in request.path:
+            answered.append(request.path)
+            if len(answered) == 1:
+                return oci_error(503, "UNAVAILABLE", "busy for a moment")
+        return Forward()
+
+    olareg_registry.set_handler(busy_once)
+    result = oci_promote.copy(
+        f"{olareg_registry.host}/app:v1", [f"{registry.host}/prod/app:v1"], retry_delay=0.001
+    )
+    assert [r.digest for r in result.destinations[0].referrers] == [sbom["digest"]]
+    assert len(answered) >= 2

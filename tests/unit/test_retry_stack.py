@@ -7,11 +7,11 @@ import asyncio
 import httpx
 import pytest
 
-from oci_promote.errors import NotFoundError, RegistryError, TransportError
+from oci_promote.errors import NotFoundError, PromoteError, RegistryError, TransportError
 from oci_promote.transport.client import loggable
 from oci_promote.transport.errors import error_for, transport_error
 from oci_promote.transport.proxies import proxy_for, shown
-from oci_promote.transport.retry import RetryPolicy, is_retryable
+from oci_promote.transport.retry import Attempts, RetryPolicy, is_retryable
 
 FAST = {"base_delay": 0.0, "max_delay": 0.0}
 
@@ -107,3 +107,39 @@ def test_a_405_names_read_only_registries() -> None:
     )
     message = str(error_for(response, "a@sha256:x", "r.example"))
     assert "HTTP 405: UNSUPPORTED: no" in message and "pull-through cache" in message
+
+
+def _allowed(attempts: Attempts, failures: str) -> int:
+    """How many of `failures` the attempts let be retried before giving up: each letter a
+    failed attempt, L a 429, B a 503, C a cut that moved bytes."""
+    errors = {
+        "L": lambda: (RegistryError("later", status=429), False),
+        "B": lambda: (RegistryError("busy", status=503), False),
+        "C": lambda: (TransportError("cut short"), True),
+    }
+
+    async def go() -> int:
+        for n, letter in enumerate(failures):
+            error, moved = errors[letter]()
+            try:
+                await attempts.failed(error, moved=moved)
+            except PromoteError:
+                return n
+        return len(failures)
+
+    return asyncio.run(go())
+
+
+def test_a_429_is_waited_out_up_to_retries_times_without_counting() -> None:
+    policy = RetryPolicy(attempts=3, **FAST)
+    assert _allowed(policy.start("op"), "LLBBB") == 4  # --retries 2: two 429s waited out, two retries
+    assert _allowed(policy.start("op"), "LLLBB") == 4  # a third 429 counts like any fault
+    assert _allowed(policy.start("op"), "BLBLB") == 4
+    assert _allowed(RetryPolicy(attempts=1, **FAST).start("op"), "L") == 0  # --retries 0: none
+
+
+def test_the_attempt_after_one_that_moved_bytes_is_the_first_of_a_fresh_count() -> None:
+    policy = RetryPolicy(attempts=3, **FAST)
+    assert _allowed(policy.start("op"), "CBBB") == 3  # --retries 2: two retries from the cut on
+    assert _allowed(policy.start("op"), "BCBBCBBB") == 7
+    assert policy.spent == 2 + 5  # the retries after a cut spent nothing of the budget

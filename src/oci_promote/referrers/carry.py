@@ -29,6 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ..concurrency import both, gather
+from ..errors import PromoteError
 from ..result import ReferrerCopy
 from ..storage import Storage, StoredManifest
 from ..storage.verified import stored_or_none
@@ -122,7 +123,9 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
     case its PUT then gets no ``OCI-Subject``). So a no-op re-run writes nothing there.
     The reads go out together, three round trips at most whatever the count: the first
     subject's API probe with every digest tag; the other subjects' API listings, or (no API)
-    every tag schema index; then every manifest none of them lists."""
+    every tag schema index; then every manifest none of them lists. Referrers the source
+    keeps in the tag schema are looked up in the destination's indexes first
+    (:func:`_tag_schema_first`)."""
     # Only a copy that found referrers gets here: the rest of the copies never load these.
     from .digest_tags import decide_digest_tag
     from .index_merge import listed_digests, merge_index
@@ -140,17 +143,28 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
         found = await gather(partial(_listed_at, destination, s, memory) for s in subjects)
         return dict(zip(subjects, found, strict=True))
 
-    # The first subject's listing finds out whether the API exists (asked once), with the
-    # digest tags; then either the other subjects' listings or every tag schema index.
-    listings, held = await both(
-        partial(listings_of, subjects[:1]), partial(_read_all, destination, [r.tag for r in tagged if r.tag])
-    )
-    api = plan.api = bool(subjects) and listings[subjects[0]][1] == "api"
-    if api:
-        listings.update(await listings_of(subjects[1:]))
-    else:
-        listings.update((s, (set(), "tag-schema")) for s in subjects)
-        held.update(await _read_all(destination, [referrers_tag(s) for s in subjects]))
+    digest_tags = [r.tag for r in tagged if r.tag]
+    index_tags = [referrers_tag(s) for s in subjects]
+    listings: dict[Digest, tuple[set[str], How]] = {}
+    held: dict[str, StoredManifest | None] = {}
+    if subjects and all(r.how == "tag-schema" for group in by_subject.values() for r in group):
+        listed_all, held = await _tag_schema_first(destination, by_subject, digest_tags)
+        if listed_all:
+            listings = {s: (set(), "tag-schema") for s in subjects}
+    if not listings:
+        # The first subject's listing finds out whether the API exists (asked once), with the
+        # digest tags; then either the other subjects' listings or every tag schema index.
+        listings, read = await both(
+            partial(listings_of, subjects[:1]),
+            partial(_read_all, destination, [t for t in digest_tags if t not in held]),
+        )
+        held.update(read)
+        if subjects and listings[subjects[0]][1] == "api":
+            plan.api = True
+            listings.update(await listings_of(subjects[1:]))
+        else:
+            listings.update((s, (set(), "tag-schema")) for s in subjects)
+            held.update(await _read_all(destination, [t for t in index_tags if t not in held]))
     for subject, group in by_subject.items():
         ours = list({r.digest: r.descriptor for r in group}.values())
         listed, how = listings[subject]
@@ -189,6 +203,36 @@ async def plan_destination(destination: Storage, referrers: Sequence[Referrer]) 
         done = {"keep": "present", "write": "copied", "merge": "merged"}[action.action]
         plan.entries.append(_entry(r, "digest-tag", done))
     return plan
+
+
+async def _tag_schema_first(
+    destination: Storage, by_subject: dict[Digest, list[Referrer]], digest_tags: Sequence[str]
+) -> tuple[bool, dict[str, StoredManifest | None]]:
+    """Whether the destination's tag schema indexes list every referrer, and what was read.
+
+    Referrers the source keeps in the tag schema are in the tag schema at every destination
+    an earlier copy wrote them to without the API. The first subject's index is read with
+    the digest tags; only if it lists them all are the other subjects' indexes read. So a
+    no-op re-run to a registry without the API asks no API probe, and one with the API pays
+    one GET (the first index, absent there) before it is asked as usual."""
+    subjects = list(by_subject)
+    first = referrers_tag(subjects[0])
+    held = await _read_all(destination, [*digest_tags, first])
+    if not _lists_all(held[first], by_subject[subjects[0]]):
+        return False, held
+    held.update(await _read_all(destination, [referrers_tag(s) for s in subjects[1:]]))
+    return all(_lists_all(held[referrers_tag(s)], group) for s, group in by_subject.items()), held
+
+
+def _lists_all(index: StoredManifest | None, group: Sequence[Referrer]) -> bool:
+    """Whether a destination's tag schema index lists every one of `group` (False when it
+    cannot say: no index, or a tag that holds something else)."""
+    from .index_merge import listed_digests  # loaded by plan_destination by now
+
+    try:
+        return index is not None and {str(r.digest) for r in group} <= listed_digests(index.raw)
+    except PromoteError:
+        return False
 
 
 async def _read_all(storage: Storage, tags: Sequence[str]) -> dict[str, StoredManifest | None]:

@@ -20,6 +20,7 @@ from ..transport.referrers_api import (
     read_tags_answer,
     referrers_path,
 )
+from ..transport.retry import RETRY_STATUSES
 from ..transport.upload import BlobUploader
 from ..types.digest import Digest, compute, parse_digest
 from ..types.media import Descriptor
@@ -132,6 +133,11 @@ class RegistryStorage:
             r = await self.client.get_referrers(self.repository, target)
         except ResponseTooLarge:
             return ApiUnavailable("referrers API answered an index over the size limit")
+        except RegistryError as e:
+            if e.status not in RETRY_STATUSES:
+                raise
+            # "later" on every attempt: no API to use, as a 404 says
+            return ApiUnavailable(f"referrers API answered {e.status} on every attempt")
         return read_referrers_answer(r.status_code, r.headers, r.content, str(r.url))
 
     @property

@@ -22,7 +22,7 @@ from .auth import RegistryAuth
 from .client import ResponseTooLarge, Transport, TransportOptions
 from .credentials import Credential
 from .errors import error_codes
-from .retry import Attempts
+from .retry import RETRY_STATUSES, Attempts
 
 log = logging.getLogger("oci_promote")
 
@@ -133,13 +133,14 @@ class RegistryClient:
 
     async def get_referrers(self, repository: str, target: str) -> httpx.Response:
         """`GET /v2/<name>/referrers/<digest>[?artifactType=]` or a `Link` page (absolute URL),
-        never following a redirect: any answer but a 200 index means "no referrers API"."""
+        never following a redirect: any answer but a 200 index means "no referrers API", once
+        a status that says "later" (a 503, a 429) has been retried like any other request's."""
         return await self.transport.request(
             "GET",
             target,
             f"{repository} referrers",
             headers={"Accept": OCI_INDEX},
-            ok=range(200, 600),
+            ok=[s for s in range(200, 600) if s not in RETRY_STATUSES],
             max_bytes=MAX_MANIFEST_BYTES,
             follow_redirects=False,
         )

@@ -4,7 +4,8 @@ Every retry in the product goes through `Attempts.failed`: a single request
 (the transport stack), a resumed download and an upload restarted from a new
 session. An error that has been through a loop and given up is marked final,
 so an outer operation never retries it again: a request is attempted at most
-`attempts` times, whoever calls it.
+`attempts` times, whoever calls it (plus up to `attempts - 1` answers of 429
+waited out, and afresh after an attempt that moved bytes).
 """
 
 from __future__ import annotations
@@ -88,24 +89,44 @@ class Attempts:
     def __init__(self, policy: RetryPolicy, what: str) -> None:
         self.policy = policy
         self.what = what
+        #: Attempts that failed without moving a byte, since the last one that did.
         self.number = 0
+        #: 429s waited out without counting as attempts.
+        self.throttled = 0
 
     async def failed(self, error: PromoteError, *, moved: bool = False) -> None:
         """Pause before the next attempt, or raise `error` (marked final) when there is none.
 
         An attempt that `moved` bytes for good (a download or upload that resumes where it
-        broke) starts the count again and spends nothing of the copy's budget: a link that
-        drops every connection after N bytes still gets a big blob through, while one that
-        fails without moving a byte stops after `attempts`.
+        broke) starts the count again and spends nothing of the copy's budget: the resumed
+        attempt is the first of a fresh `attempts`, so a link that drops every connection after
+        N bytes still gets a big blob through, while one that fails without moving a byte stops
+        after `attempts`. A 429 says "later", not "broken": up to `attempts - 1` of them per
+        operation are waited out (Retry-After, else the backoff) without counting as attempts,
+        though each spends one retry of the copy's budget; past that they count like any fault.
         """
         if moved:
             self.number = 0
-        if not is_retryable(error) or not self.policy.may_retry(self.number, spend=not moved):
+        throttled = not moved and self._may_wait_out(error)
+        counted = not moved and not throttled
+        if not is_retryable(error) or not self.policy.may_retry(
+            self.number if counted else 0, spend=not moved
+        ):
             error.final = True
             raise error
         log.debug("%s: attempt %d failed (%s); trying again", self.what, self.number + 1, error)
-        await self.policy.pause(self.number, getattr(error, "retry_after", None))
-        self.number += 1
+        await self.policy.pause(self.number + self.throttled, getattr(error, "retry_after", None))
+        if throttled:
+            self.throttled += 1
+        elif counted:
+            self.number += 1
+
+    def _may_wait_out(self, error: PromoteError) -> bool:
+        return (
+            isinstance(error, RegistryError)
+            and error.status == 429
+            and self.throttled + 1 < self.policy.attempts
+        )
 
 
 def is_retryable(error: BaseException) -> bool:
