@@ -130,12 +130,15 @@ class Reset:
 
     A body that ends before N bytes is cut before its last byte instead (at its end for
     chunked bodies), so the client never sees a complete message. The upstream connection
-    is dropped too, so the registry sees the upload break off.
+    is dropped too, so the registry sees the upload break off. ``lost_in_flight``: past
+    the request cut, that many more body bytes are taken from the client and dropped
+    before the reset, as the buffers of a link that dies with them would.
     """
 
     after_request_bytes: int | None = None
     after_response_bytes: int | None = None
     label: str = ""
+    lost_in_flight: int = 0
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,15 @@ async def _next_event(conn: h11.Connection, reader: asyncio.StreamReader, size: 
         if event is h11.PAUSED:
             raise h11.RemoteProtocolError("pipelined request before the response was sent")
         return event
+
+
+async def _drop(client: _Client, taken: int, lost: int) -> None:
+    """Take up to `lost` more request body bytes (`taken` of them already read) and drop them."""
+    while taken < lost:
+        event = await _next_event(client.conn, client.reader)
+        if not isinstance(event, h11.Data):
+            return
+        taken += len(event.data)
 
 
 def _rst(writer: asyncio.StreamWriter) -> None:
@@ -577,8 +589,9 @@ class Proxy:
         await upstream.send(h11.Request(method=request.method, target=request.target, headers=headers))
         forward = action if isinstance(action, Forward) else Forward()
         reset_request = action.after_request_bytes if isinstance(action, Reset) else None
+        lost = action.lost_in_flight if isinstance(action, Reset) else 0
         pump = asyncio.create_task(
-            self._pump(client, upstream, ex, forward.request_bytes_per_s, reset_request)
+            self._pump(client, upstream, ex, forward.request_bytes_per_s, reset_request, lost)
         )
         try:
             await self._relay(client, upstream, ex, action, forward)
@@ -603,6 +616,7 @@ class Proxy:
         ex: Exchange,
         rate: float | None,
         reset_after: int | None,
+        lost: int = 0,
     ) -> None:
         """Copy the request body to the registry; keep draining it if the registry hung up."""
         pacer = _Pacer(rate)
@@ -625,6 +639,7 @@ class Proxy:
                         ex.request_bytes += len(piece)
                         if piece:
                             await self._to_upstream(upstream, h11.Data(data=piece))
+                        await _drop(client, len(data) - start - len(piece), lost)
                         raise self._reset_both(client, upstream)
                     ex.request_bytes += len(piece)
                     await self._to_upstream(upstream, h11.Data(data=piece))
