@@ -39,9 +39,9 @@ class ResendWindow:
         while self._held and self._held[0][0] + len(self._held[0][1]) <= offset:
             self._held_bytes -= len(self._held.popleft()[1])
 
-    async def span(self, start: int, end: int, keep: int | None) -> AsyncIterator[bytes]:
+    async def span(self, start: int, end: int, keep: Callable[[], int] | None) -> AsyncIterator[bytes]:
         """Bytes [start, end): held ones first, then new ones from the source, held in turn
-        (the last `keep` of them, or all until released if `keep` is None)."""
+        (the last `keep()` of them, asked at each piece, or all until released if None)."""
         for offset, piece in list(self._held):
             if offset + len(piece) > start and offset < end:
                 whole = start <= offset and offset + len(piece) <= end
@@ -50,7 +50,7 @@ class ResendWindow:
             offset, piece = self.pulled, await self._pull()
             self._held.append((offset, piece))
             self._held_bytes += len(piece)
-            while keep is not None and self._held_bytes - len(self._held[0][1]) >= keep:
+            while keep is not None and self._held_bytes - len(self._held[0][1]) >= keep():
                 self._held_bytes -= len(self._held.popleft()[1])
             yield piece[: end - offset] if self.pulled > end else piece
 

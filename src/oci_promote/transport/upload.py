@@ -4,14 +4,15 @@ A blob up to `STREAM_ABOVE` bytes goes as one monolithic PUT (one request). A
 bigger one goes as one PATCH of the whole body and a committing PUT (one more
 round trip). When that PATCH breaks, the session is asked how much it holds
 (`GET`, `Range: 0-M`) and the same session goes on from byte M+1: from the last
-`RESEND_BYTES` sent, kept in memory, or, when M is behind them (the buffers of
-the link held more: 3-16 MiB through the bench's two loopback hops), from the
-source read again up to M (`resend.py`), through the same digest check. A session
-that survived a break marks the link as flaky: the rest of that blob, and every
-later big blob to the registry, goes in PATCHes of `RESEND_BYTES` held until
-their 2xx, so a later break costs only the bytes in flight and never a source
-read. A healthy link keeps the single PATCH: each acknowledged one waits a round
-trip and the registry's turnaround (5-45 ms per 8 MiB measured on loopback).
+bytes sent, kept in memory (each big upload's share of `RESEND_BUDGET`), or, when
+M is behind them (the buffers of the link held more: 3-16 MiB through the bench's
+two loopback hops), from the source read again up to M (`resend.py`), through the
+same digest check. A session that survived a break marks the link as flaky: the
+rest of that blob, and every later big blob to the registry, goes in PATCHes of
+that share, each held until its 2xx, so a later break costs only the bytes in
+flight and never a source read. A healthy link keeps the single PATCH: each
+acknowledged one waits a round trip and the registry's turnaround (5-45 ms per
+8 MiB measured on loopback).
 When the session cannot say (distribution 2.8 drops a session whose PATCH broke
 off), and for every failure of a small blob, the upload starts over from a new
 session and a new source stream (and deletes the abandoned session). Some
@@ -27,6 +28,7 @@ import re
 from collections.abc import AsyncIterator
 from urllib.parse import urljoin
 
+import anyio
 import httpx
 
 from ..errors import DigestMismatchError, PromoteError, TransportError
@@ -41,9 +43,15 @@ log = logging.getLogger("oci_promote")
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 #: Blobs above this go as one resumable PATCH + PUT; see bench/results.md for the measurement.
 STREAM_ABOVE = 32 * 1024 * 1024
-#: Bytes held to resend: the last ones of a streamed PATCH, or the whole of an acknowledged one.
-#: 8 MiB keeps jobs x RESEND_BYTES (64 MiB) inside the memory bound (bench/results.md).
-RESEND_BYTES = 8 * 1024 * 1024
+#: Bytes held to resend (the last ones of a streamed PATCH, or the whole of an acknowledged
+#: one), shared by the big uploads under way: one alone holds 32 MiB (PATCHes of 32 MiB once
+#: the link broke), eight at once 4 MiB each. 8 MiB each measured 150-190 MB of peak RSS for
+#: 8 x 64 MiB layers at --jobs 8, 4 MiB 105-137 MB.
+RESEND_BUDGET = 32 * 1024 * 1024
+RESEND_FLOOR = 1024 * 1024
+#: After a break, the session's offset is asked again after SETTLE_SECONDS until it stays put.
+SETTLE_SECONDS = 0.05
+SETTLE_TRIES = 10
 _SMALLEST_CHUNK = 64 * 1024
 #: Answers to a monolithic PUT that mean "not like this": switch to chunked.
 _MONOLITHIC_REFUSED = frozenset({405, 411, 413, 416, 501})
@@ -56,6 +64,16 @@ class _MonolithicRefused(Exception):
     pass
 
 
+class _Shares:
+    """How many big uploads of this process hold bytes to resend, and so each one's share."""
+
+    uploads = 0
+
+    @classmethod
+    def share(cls) -> int:
+        return max(RESEND_FLOOR, RESEND_BUDGET // max(1, cls.uploads))
+
+
 class BlobUploader:
     """Uploads to one registry; remembers whether it wants chunks and how big they may be."""
 
@@ -66,7 +84,8 @@ class BlobUploader:
         self.chunk_size = chunk_size
         self.chunked = chunked
         #: A big upload to this registry broke and its session survived: the link is flaky, so
-        #: big blobs go in acknowledged PATCHes of `_ack_size`, each resumable at no cost.
+        #: big blobs go in acknowledged PATCHes of their share of `RESEND_BUDGET`, each
+        #: resumable at no cost.
         self.acknowledged = False
 
     async def upload(
@@ -98,9 +117,11 @@ class BlobUploader:
                         await self._chunked(location, digest, body, what)
                     elif size > STREAM_ABOVE:
                         window = ResendWindow(body, open_body)
+                        _Shares.uploads += 1
                         try:
                             await self._streamed(repository, location, digest, size, window, what, attempts)
                         finally:
+                            _Shares.uploads -= 1
                             await window.close()
                     else:
                         await self._monolithic(location, digest, size, body, what)
@@ -153,14 +174,14 @@ class BlobUploader:
         broken PATCH resumes at the offset the session holds (see the module doc)."""
         stored, broke = 0, False
         while stored < size:
-            acknowledged = broke or self.acknowledged
-            end = min(size, stored + self._ack_size) if acknowledged else size
+            acknowledged, share = broke or self.acknowledged, _Shares.share()
+            end = min(size, stored + max(share, self.client.min_chunk_length)) if acknowledged else size
             headers = {
                 "Content-Type": "application/octet-stream",
                 "Content-Length": str(end - stored),
                 "Content-Range": f"{stored}-{end - 1}",
             }
-            keep = None if acknowledged else RESEND_BYTES
+            keep = None if acknowledged else _Shares.share
             error: TransportError | None = None
             try:
                 response = await self._request(
@@ -178,9 +199,10 @@ class BlobUploader:
                 status = response.status_code
                 if not broke and stored == 0 and status in _MONOLITHIC_REFUSED:
                     raise _MonolithicRefused
-                if status in (404, 416) and (broke or stored > 0):
-                    # 416: the session moved on after it answered (olareg was still writing the
-                    # broken PATCH); 404: it was dropped after all (distribution). Ask again.
+                if status in (400, 404, 416) and (broke or stored > 0):
+                    # 416 or 400 (olareg's "invalid state"): the session moved on after it
+                    # answered, still writing the broken PATCH; 404: it was dropped after all
+                    # (distribution). Ask again.
                     error = TransportError(
                         f"{what}: the upload session refused the range from byte {stored} (HTTP {status})",
                         registry=self.client.registry,
@@ -192,7 +214,7 @@ class BlobUploader:
                 window.release(stored)
                 self.acknowledged |= broke  # the session survived a break: the link is flaky
                 continue
-            held = await self._held(location, what)
+            held = await self._settled(location, what)
             if held is None or not stored <= held[0] <= window.pulled:
                 raise error  # the session is gone or lost acknowledged bytes: start over
             if not window.holds(held[0]):
@@ -207,11 +229,6 @@ class BlobUploader:
             broke = True
         await window.finish()  # the body's own size and digest check, before the commit
         await self._commit(repository, location, digest, size, what, attempts)
-
-    @property
-    def _ack_size(self) -> int:
-        """An acknowledged PATCH's size: what is held to resend, or the registry's minimum."""
-        return max(RESEND_BYTES, self.client.min_chunk_length)
 
     async def _commit(
         self, repository: str, location: str, digest: Digest, size: int, what: str, attempts: Attempts
@@ -235,6 +252,21 @@ class BlobUploader:
                 continue
             self._finished(response, digest, what)
             return
+
+    async def _settled(self, location: str, what: str) -> tuple[int, str] | None:
+        """What the session holds once it stopped growing: olareg's handler of the broken PATCH
+        still writes what its socket had buffered after the client saw the reset, and a PATCH
+        sent from an offset it then passes is refused (416), or worse, lands in between."""
+        held = await self._held(location, what)
+        for _ in range(SETTLE_TRIES):
+            if held is None:
+                return None
+            await anyio.sleep(SETTLE_SECONDS)
+            again = await self._held(held[1], what)
+            if again is not None and again[0] == held[0]:
+                return again
+            held = again
+        return held
 
     async def _held(self, location: str, what: str) -> tuple[int, str] | None:
         """How many bytes the session holds, and its next location; None if it cannot say."""
