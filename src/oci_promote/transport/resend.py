@@ -78,6 +78,8 @@ class ResendWindow:
             raise PromoteError("the blob stream went on past its declared size")
 
     async def close(self) -> None:
+        """Let go of the source stream and of the bytes held (a new attempt may follow)."""
+        self._held.clear()
         await close_body(self._body)
 
 

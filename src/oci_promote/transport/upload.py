@@ -3,7 +3,8 @@
 A blob up to `STREAM_ABOVE` bytes goes as one monolithic PUT (one request). A
 bigger one goes as one PATCH of the whole body and a committing PUT (one more
 round trip). When that PATCH breaks, the session is asked how much it holds
-(`GET`, `Range: 0-M`) and the same session goes on from byte M+1: from the last
+(`GET`, `Range: 0-M`, again until it stays put: olareg still writes what its
+socket had buffered) and the same session goes on from byte M+1: from the last
 bytes sent, kept in memory (each big upload's share of `RESEND_BUDGET`), or, when
 M is behind them (the buffers of the link held more: 3-16 MiB through the bench's
 two loopback hops), from the source read again up to M (`resend.py`), through the
@@ -44,10 +45,11 @@ DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 #: Blobs above this go as one resumable PATCH + PUT; see bench/results.md for the measurement.
 STREAM_ABOVE = 32 * 1024 * 1024
 #: Bytes held to resend (the last ones of a streamed PATCH, or the whole of an acknowledged
-#: one), shared by the big uploads under way: one alone holds 32 MiB (PATCHes of 32 MiB once
-#: the link broke), eight at once 4 MiB each. 8 MiB each measured 150-190 MB of peak RSS for
-#: 8 x 64 MiB layers at --jobs 8, 4 MiB 105-137 MB.
-RESEND_BUDGET = 32 * 1024 * 1024
+#: one), shared by the big uploads under way: one alone holds 16 MiB (PATCHes of 16 MiB once
+#: the link broke), eight at once 2 MiB each. For 8 x 64 MiB layers at --jobs 8, 8 MiB each
+#: measured 150-190 MB of peak RSS, a shared 32 MiB 103-152 MB. The gap a break leaves
+#: through the bench's relay (3-16 MiB) is mostly within 16 MiB; past it, the source is read.
+RESEND_BUDGET = 16 * 1024 * 1024
 RESEND_FLOOR = 1024 * 1024
 #: After a break, the session's offset is asked again after SETTLE_SECONDS until it stays put.
 SETTLE_SECONDS = 0.05
