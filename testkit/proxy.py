@@ -130,12 +130,19 @@ class Reset:
 
     A body that ends before N bytes is cut before its last byte instead (at its end for
     chunked bodies), so the client never sees a complete message. The upstream connection
-    is dropped too, so the registry sees the upload break off.
+    is dropped too, so the registry sees the upload break off. ``lost_in_flight``: past
+    the request cut, that many more body bytes are taken from the client and dropped
+    before the reset, as the buffers of a link that dies with them would. ``late_bytes``:
+    instead, that many are taken and reach the registry ``late_seconds`` after the client
+    was reset, as bytes a server had buffered when the client saw the link die.
     """
 
     after_request_bytes: int | None = None
     after_response_bytes: int | None = None
     label: str = ""
+    lost_in_flight: int = 0
+    late_bytes: int = 0
+    late_seconds: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -577,8 +584,13 @@ class Proxy:
         await upstream.send(h11.Request(method=request.method, target=request.target, headers=headers))
         forward = action if isinstance(action, Forward) else Forward()
         reset_request = action.after_request_bytes if isinstance(action, Reset) else None
+        after = (
+            (action.lost_in_flight, action.late_bytes, action.late_seconds)
+            if isinstance(action, Reset)
+            else None
+        )
         pump = asyncio.create_task(
-            self._pump(client, upstream, ex, forward.request_bytes_per_s, reset_request)
+            self._pump(client, upstream, ex, forward.request_bytes_per_s, reset_request, after)
         )
         try:
             await self._relay(client, upstream, ex, action, forward)
@@ -603,6 +615,7 @@ class Proxy:
         ex: Exchange,
         rate: float | None,
         reset_after: int | None,
+        after: tuple[int, int, float] | None = None,
     ) -> None:
         """Copy the request body to the registry; keep draining it if the registry hung up."""
         pacer = _Pacer(rate)
@@ -625,6 +638,8 @@ class Proxy:
                         ex.request_bytes += len(piece)
                         if piece:
                             await self._to_upstream(upstream, h11.Data(data=piece))
+                        if after is not None:
+                            await self._after_cut(client, upstream, ex, data[start + len(piece) :], *after)
                         raise self._reset_both(client, upstream)
                     ex.request_bytes += len(piece)
                     await self._to_upstream(upstream, h11.Data(data=piece))
@@ -644,6 +659,30 @@ class Proxy:
             await upstream.send(event)
         except (OSError, h11.LocalProtocolError):
             upstream.broken = True  # it answered and hung up; the client's body is drained
+
+    async def _after_cut(
+        self,
+        client: _Client,
+        upstream: _Upstream,
+        ex: Exchange,
+        rest: bytes,
+        lost: int,
+        late: int,
+        delay: float,
+    ) -> None:
+        """Past a request cut: drop `lost` more bytes, or deliver `late` more after `delay`."""
+        taken = [rest]
+        while sum(map(len, taken)) < max(lost, late):
+            event = await _next_event(client.conn, client.reader)
+            if not isinstance(event, h11.Data):
+                break
+            taken.append(bytes(event.data))
+        if late:
+            client.reset()
+            await asyncio.sleep(delay)
+            piece = b"".join(taken)[:late]
+            ex.request_bytes += len(piece)
+            await self._to_upstream(upstream, h11.Data(data=piece))
 
     @staticmethod
     def _reset_both(client: _Client, upstream: _Upstream) -> _Closed:

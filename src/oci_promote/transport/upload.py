@@ -1,33 +1,42 @@
-"""Pushing blob bytes: monolithic or one resumable PATCH, chunks when a registry refuses.
+"""Pushing blob bytes: monolithic, or resumable PATCHes; chunks when a registry refuses.
 
 A blob up to `STREAM_ABOVE` bytes goes as one monolithic PUT (one request). A
 bigger one goes as one PATCH of the whole body and a committing PUT (one more
-round trip): when that PATCH breaks, the session is asked how much it holds
-(`GET`, `Range: 0-M`) and the rest is sent from byte M+1, replayed from the
-last `RESEND_BYTES` kept in memory, so a broken connection costs only the bytes
-in flight. When the session cannot say (distribution 2.8 drops a session whose
-PATCH broke off) or the gap is larger than what was kept, and for every
-failure of a small blob, the upload starts over from a new session and a new
-source stream (and deletes the abandoned session). Some registries (GHCR)
-refuse a monolithic PUT or a big PATCH; then PATCH chunks are sent, sized between
-the registry's `OCI-Chunk-Min-Length` and a per-registry limit (GHCR answers 416
-over 4 MiB).
+round trip). When that PATCH breaks, the session is asked how much it holds
+(`GET`, `Range: 0-M`, again until it stays put: olareg still writes what its
+socket had buffered) and the same session goes on from byte M+1: from the last
+bytes sent, kept in memory (each big upload's share of `RESEND_BUDGET`), or, when
+M is behind them (the buffers of the link held more: 3-16 MiB through the bench's
+two loopback hops), from the source read again up to M (`resend.py`), through the
+same digest check. A session that survived a break marks the link as flaky: the
+rest of that blob, and every later big blob to the registry, goes in PATCHes of
+that share, each held until its 2xx, so a later break costs only the bytes in
+flight and never a source read. A healthy link keeps the single PATCH: each
+acknowledged one waits a round trip and the registry's turnaround (5-45 ms per
+8 MiB measured on loopback).
+When the session cannot say (distribution 2.8 drops a session whose PATCH broke
+off), and for every failure of a small blob, the upload starts over from a new
+session and a new source stream (and deletes the abandoned session). Some
+registries (GHCR) refuse a monolithic PUT or a big PATCH; then PATCH chunks are
+sent, sized between the registry's `OCI-Chunk-Min-Length` and a per-registry
+limit (GHCR answers 416 over 4 MiB).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from urllib.parse import urljoin
 
+import anyio
 import httpx
 
 from ..errors import DigestMismatchError, PromoteError, TransportError
 from ..types.digest import Digest
 from .distribution import RegistryClient
 from .errors import error_codes
+from .resend import BodyFactory, ResendWindow, close_body
 from .retry import Attempts, is_retryable
 
 log = logging.getLogger("oci_promote")
@@ -35,10 +44,16 @@ log = logging.getLogger("oci_promote")
 DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024
 #: Blobs above this go as one resumable PATCH + PUT; see bench/results.md for the measurement.
 STREAM_ABOVE = 32 * 1024 * 1024
-#: Bytes of a streamed PATCH kept after sending, to resend what a broken connection lost in flight.
-#: 8 MiB keeps jobs x RESEND_BYTES (64 MiB) inside the memory bound; 11-18 MiB were seen in flight
-#: at a break through two loopback hops (bench/results.md), which then starts the upload over.
-RESEND_BYTES = 8 * 1024 * 1024
+#: Bytes held to resend (the last ones of a streamed PATCH, or the whole of an acknowledged
+#: one), shared by the big uploads under way: one alone holds 16 MiB (PATCHes of 16 MiB once
+#: the link broke), eight at once 2 MiB each. For 8 x 64 MiB layers at --jobs 8, 8 MiB each
+#: measured 150-190 MB of peak RSS, a shared 32 MiB 103-152 MB. The gap a break leaves
+#: through the bench's relay (3-16 MiB) is mostly within 16 MiB; past it, the source is read.
+RESEND_BUDGET = 16 * 1024 * 1024
+RESEND_FLOOR = 1024 * 1024
+#: After a break, the session's offset is asked again after SETTLE_SECONDS until it stays put.
+SETTLE_SECONDS = 0.05
+SETTLE_TRIES = 10
 _SMALLEST_CHUNK = 64 * 1024
 #: Answers to a monolithic PUT that mean "not like this": switch to chunked.
 _MONOLITHIC_REFUSED = frozenset({405, 411, 413, 416, 501})
@@ -46,11 +61,19 @@ _REFUSAL_CODES = frozenset({"BLOB_UPLOAD_INVALID", "UNSUPPORTED"})
 
 _RANGE = re.compile(r"(?:bytes=)?(\d+)-(\d+)")
 
-BodyFactory = Callable[[], AsyncIterator[bytes]]
-
 
 class _MonolithicRefused(Exception):
     pass
+
+
+class _Shares:
+    """How many big uploads of this process hold bytes to resend, and so each one's share."""
+
+    uploads = 0
+
+    @classmethod
+    def share(cls) -> int:
+        return max(RESEND_FLOOR, RESEND_BUDGET // max(1, cls.uploads))
 
 
 class BlobUploader:
@@ -62,6 +85,10 @@ class BlobUploader:
         self.client = client
         self.chunk_size = chunk_size
         self.chunked = chunked
+        #: A big upload to this registry broke and its session survived: the link is flaky, so
+        #: big blobs go in acknowledged PATCHes of their share of `RESEND_BUDGET`, each
+        #: resumable at no cost.
+        self.acknowledged = False
 
     async def upload(
         self,
@@ -91,11 +118,17 @@ class BlobUploader:
                     if self.chunked:
                         await self._chunked(location, digest, body, what)
                     elif size > STREAM_ABOVE:
-                        await self._streamed(repository, location, digest, size, body, what, attempts)
+                        window = ResendWindow(body, open_body)
+                        _Shares.uploads += 1
+                        try:
+                            await self._streamed(repository, location, digest, size, window, what, attempts)
+                        finally:
+                            _Shares.uploads -= 1
+                            await window.close()
                     else:
                         await self._monolithic(location, digest, size, body, what)
                 finally:
-                    await _close(body)  # a broken attempt lets go of its source stream at once
+                    await close_body(body)  # a broken attempt lets go of its source stream at once
                 return
             except _MonolithicRefused:
                 await self._abandon(location)
@@ -135,50 +168,68 @@ class BlobUploader:
         location: str,
         digest: Digest,
         size: int,
-        body: AsyncIterator[bytes],
+        window: ResendWindow,
         what: str,
         attempts: Attempts,
     ) -> None:
-        """The whole blob in one PATCH; a broken one resumes at the offset the session holds."""
-        replay = _Replay(body, RESEND_BYTES)
-        stored = 0
+        """The whole blob in one PATCH, or in acknowledged ones once the link has broken; a
+        broken PATCH resumes at the offset the session holds (see the module doc)."""
+        stored, broke = 0, False
         while stored < size:
+            acknowledged, share = broke or self.acknowledged, _Shares.share()
+            end = min(size, stored + max(share, self.client.min_chunk_length)) if acknowledged else size
             headers = {
                 "Content-Type": "application/octet-stream",
-                "Content-Length": str(size - stored),
-                "Content-Range": f"{stored}-{size - 1}",
+                "Content-Length": str(end - stored),
+                "Content-Range": f"{stored}-{end - 1}",
             }
+            keep = None if acknowledged else _Shares.share
             error: TransportError | None = None
             try:
                 response = await self._request(
-                    "PATCH", httpx.URL(location), what, content=replay.resend_from(stored), headers=headers
+                    "PATCH",
+                    httpx.URL(location),
+                    what,
+                    content=window.span(stored, end, keep),
+                    headers=headers,
                 )
             except TransportError as e:
                 if not is_retryable(e):
                     raise
                 error = e
             else:
-                if stored == 0 and response.status_code in _MONOLITHIC_REFUSED:
+                status = response.status_code
+                if not broke and stored == 0 and status in _MONOLITHIC_REFUSED:
                     raise _MonolithicRefused
-                if response.status_code == 416 and stored > 0:
-                    # The session moved on after it answered (the broken PATCH was still being
-                    # written): ask again.
+                if status in (400, 404, 416) and (broke or stored > 0):
+                    # 416 or 400 (olareg's "invalid state"): the session moved on after it
+                    # answered, still writing the broken PATCH; 404: it was dropped after all
+                    # (distribution). Ask again.
                     error = TransportError(
-                        f"{what}: the upload session refused the range from byte {stored} (HTTP 416)",
+                        f"{what}: the upload session refused the range from byte {stored} (HTTP {status})",
                         registry=self.client.registry,
                     )
-                elif response.status_code not in (201, 202, 204):
+                elif status not in (201, 202, 204):
                     raise self.client.transport.error(response, what)
             if error is None:
-                location, stored = _next_location(location, response), size
+                location, stored = _next_location(location, response), end
+                window.release(stored)
+                self.acknowledged |= broke  # the session survived a break: the link is flaky
                 continue
-            held = await self._held(location, what)
-            if held is None or not replay.holds(held[0]):
-                raise error  # the session is gone or too far behind: start over
+            held = await self._settled(location, what)
+            if held is None or not stored <= held[0] <= window.pulled:
+                raise error  # the session is gone or lost acknowledged bytes: start over
+            if not window.holds(held[0]):
+                log.info(
+                    "%s: the session holds %d bytes, behind those kept; re-reading up to there", what, held[0]
+                )
+                await window.rewind(held[0])
             log.info("%s: upload broke off; the session holds %d bytes, resuming there", what, held[0])
             await attempts.failed(error, moved=held[0] > stored)
             stored, location = held
-        await replay.finish()  # the body's own size and digest check, before the commit
+            window.release(stored)
+            broke = True
+        await window.finish()  # the body's own size and digest check, before the commit
         await self._commit(repository, location, digest, size, what, attempts)
 
     async def _commit(
@@ -203,6 +254,21 @@ class BlobUploader:
                 continue
             self._finished(response, digest, what)
             return
+
+    async def _settled(self, location: str, what: str) -> tuple[int, str] | None:
+        """What the session holds once it stopped growing: olareg's handler of the broken PATCH
+        still writes what its socket had buffered after the client saw the reset, and a PATCH
+        sent from an offset it then passes is refused (416), or worse, lands in between."""
+        held = await self._held(location, what)
+        for _ in range(SETTLE_TRIES):
+            if held is None:
+                return None
+            await anyio.sleep(SETTLE_SECONDS)
+            again = await self._held(held[1], what)
+            if again is not None and again[0] == held[0]:
+                return again
+            held = again
+        return held
 
     async def _held(self, location: str, what: str) -> tuple[int, str] | None:
         """How many bytes the session holds, and its next location; None if it cannot say."""
@@ -302,54 +368,11 @@ class BlobUploader:
             )
 
 
-async def _close(body: AsyncIterator[bytes]) -> None:
-    close = getattr(body, "aclose", None)
-    if close is not None:
-        await close()
-
-
 def _stored(response: httpx.Response) -> int:
     """Bytes an upload session holds by its `Range` answer: "0-N" is N+1 bytes; an empty
     session says "0-0" or (distribution) "0--1"."""
     match = _RANGE.fullmatch(response.headers.get("range", "").strip())
     return int(match[2]) + 1 if match and int(match[2]) >= int(match[1]) and match[2] != "0" else 0
-
-
-class _Replay:
-    """The body of a streamed PATCH, with its last `keep` bytes held to send again.
-
-    Chunks are kept by reference (no copy); the source stream is pulled only for
-    bytes never sent before, so a resumed PATCH continues the same source read.
-    """
-
-    def __init__(self, body: AsyncIterator[bytes], keep: int) -> None:
-        self._body = body
-        self._keep = keep
-        self._kept: deque[tuple[int, bytes]] = deque()  # (offset, chunk), oldest first
-        self._kept_bytes = 0
-        self.sent = 0
-
-    def holds(self, offset: int) -> bool:
-        """True if sending can go on from `offset` (within what was kept, not past what was sent)."""
-        oldest = self._kept[0][0] if self._kept else self.sent
-        return oldest <= offset <= self.sent
-
-    async def resend_from(self, offset: int) -> AsyncIterator[bytes]:
-        for start, chunk in list(self._kept):
-            if start + len(chunk) > offset:
-                yield chunk[max(0, offset - start) :] if start < offset else chunk
-        async for chunk in self._body:
-            self._kept.append((self.sent, chunk))
-            self._kept_bytes += len(chunk)
-            self.sent += len(chunk)
-            while self._kept_bytes - len(self._kept[0][1]) >= self._keep:
-                self._kept_bytes -= len(self._kept.popleft()[1])
-            yield chunk
-
-    async def finish(self) -> None:
-        """Run the body to its end (where it checks size and digest); it must have no more bytes."""
-        async for _ in self._body:
-            raise PromoteError("the blob stream went on past its declared size")
 
 
 def _next_location(current: str, response: httpx.Response) -> str:
