@@ -34,6 +34,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..concurrency import run_all
 from ..errors import PromoteError
 from ..storage import BodyFactory
+from ..types.body import close_body
 
 log = logging.getLogger("oci_promote")
 
@@ -194,11 +195,8 @@ class BlobTee:
 async def _close(source: AsyncIterator[bytes]) -> None:
     """Release the source stream (its connection) now, even while being cancelled; a failure
     to close changes nothing the readers got, so it is only logged."""
-    close = getattr(source, "aclose", None)
-    if close is None:
-        return
     with anyio.move_on_after(CLOSE_SECONDS, shield=True):
         try:
-            await close()
+            await close_body(source)
         except Exception as e:
             log.debug("closing a source stream failed: %s", e)

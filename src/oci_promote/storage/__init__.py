@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .base import BodyFactory, Storage, StoredManifest, TagPage
+from ..types.body import BodyFactory
+from .base import Storage, StoredManifest, TagPage
 
 __all__ = ["BodyFactory", "Storage", "StoredManifest", "TagPage"]

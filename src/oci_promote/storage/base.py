@@ -11,17 +11,15 @@ as the bytes that were stored; nothing here parses or re-serialises them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..events import BlobHow
 from ..transport.referrers_api import ApiUnavailable, ReferrersPage
+from ..types.body import BodyFactory
 from ..types.digest import Digest
 from ..types.media import Descriptor
-
-#: Opens the blob's bytes from the start; called again when an upload restarts.
-BodyFactory = Callable[[], AsyncIterator[bytes]]
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ import anyio.to_thread
 from ..errors import IncompleteSourceError, ManifestError, NotFoundError, UsageError
 from ..events import BlobHow
 from ..transport.referrers_api import ApiUnavailable, ReferrersPage
+from ..types.body import BodyFactory
 from ..types.digest import Digest, DigestVerifier, compute, parse_digest
 from ..types.location import LAYOUT_PREFIX, REF_NAME
 from ..types.media import MANIFEST_TYPES, MAX_MANIFEST_BYTES, OCI_INDEX, Descriptor, load_json_object
 from ..types.referrer import ReferrerDescriptor
-from .base import BodyFactory, Storage, StoredManifest, TagPage
+from .base import Storage, StoredManifest, TagPage
 from .layout_files import create_once, update_index, writing
 from .layout_referrers import scan_subjects
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from ..errors import NotFoundError, PromoteError
 from ..events import BlobHow
 from ..transport.referrers_api import ApiUnavailable, ReferrersPage
+from ..types.body import BodyFactory
 from ..types.digest import Digest, DigestVerifier, compute, parse_digest
 from ..types.media import Descriptor
-from .base import BodyFactory, Storage, StoredManifest, TagPage
+from .base import Storage, StoredManifest, TagPage
 
 #: (operation, repository, target) -> an error to raise instead, or None.
 FailHook = Callable[[str, str, str], PromoteError | None]

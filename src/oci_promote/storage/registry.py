@@ -22,9 +22,10 @@ from ..transport.referrers_api import (
 )
 from ..transport.retry import RETRY_STATUSES
 from ..transport.upload import BlobUploader
+from ..types.body import BodyFactory
 from ..types.digest import Digest, compute, parse_digest
 from ..types.media import Descriptor
-from .base import BodyFactory, Storage, StoredManifest, TagPage
+from .base import Storage, StoredManifest, TagPage
 
 log = logging.getLogger("oci_promote")
 

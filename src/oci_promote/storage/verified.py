@@ -17,6 +17,7 @@ from ..errors import (
     PromoteError,
     UsageError,
 )
+from ..types.body import close_body
 from ..types.digest import Digest, DigestVerifier, compute
 from ..types.media import Descriptor, Manifest, parse_manifest
 from .base import Storage, StoredManifest
@@ -144,7 +145,5 @@ async def read_prefix(storage: Storage, descriptor: Descriptor, length: int) -> 
             if len(data) >= length:
                 break
     finally:
-        close = getattr(stream, "aclose", None)
-        if close is not None:
-            await close()
+        await close_body(stream)
     return data[:length]

@@ -10,8 +10,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 
 from ..errors import PromoteError
-
-BodyFactory = Callable[[], AsyncIterator[bytes]]
+from ..types.body import BodyFactory, close_body
 
 
 class ResendWindow:
@@ -81,9 +80,3 @@ class ResendWindow:
         """Let go of the source stream and of the bytes held (a new attempt may follow)."""
         self._held.clear()
         await close_body(self._body)
-
-
-async def close_body(body: AsyncIterator[bytes]) -> None:
-    close = getattr(body, "aclose", None)
-    if close is not None:
-        await close()

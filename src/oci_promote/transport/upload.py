@@ -33,10 +33,11 @@ import anyio
 import httpx
 
 from ..errors import DigestMismatchError, PromoteError, TransportError
+from ..types.body import BodyFactory, close_body
 from ..types.digest import Digest
 from .distribution import RegistryClient
 from .errors import error_codes
-from .resend import BodyFactory, ResendWindow, close_body
+from .resend import ResendWindow
 from .retry import Attempts, is_retryable
 
 log = logging.getLogger("oci_promote")
