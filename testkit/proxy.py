@@ -583,15 +583,8 @@ class Proxy:
             await client.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
         await upstream.send(h11.Request(method=request.method, target=request.target, headers=headers))
         forward = action if isinstance(action, Forward) else Forward()
-        reset_request = action.after_request_bytes if isinstance(action, Reset) else None
-        after = (
-            (action.lost_in_flight, action.late_bytes, action.late_seconds)
-            if isinstance(action, Reset)
-            else None
-        )
-        pump = asyncio.create_task(
-            self._pump(client, upstream, ex, forward.request_bytes_per_s, reset_request, after)
-        )
+        reset = action if isinstance(action, Reset) else None
+        pump = asyncio.create_task(self._pump(client, upstream, ex, forward.request_bytes_per_s, reset))
         try:
             await self._relay(client, upstream, ex, action, forward)
             await pump  # the rest of the request body, if the registry answered early
@@ -614,12 +607,12 @@ class Proxy:
         upstream: _Upstream,
         ex: Exchange,
         rate: float | None,
-        reset_after: int | None,
-        after: tuple[int, int, float] | None = None,
+        reset: Reset | None,
     ) -> None:
-        """Copy the request body to the registry; keep draining it if the registry hung up."""
+        """Copy the request body to the registry (cut as `reset` says); keep draining it if the
+        registry hung up."""
         pacer = _Pacer(rate)
-        cut = _cut_point(reset_after, ex.request_headers)
+        cut = _cut_point(reset.after_request_bytes if reset else None, ex.request_headers)
         try:
             while True:
                 event = await _next_event(client.conn, client.reader, pacer.chunk)
@@ -638,8 +631,8 @@ class Proxy:
                         ex.request_bytes += len(piece)
                         if piece:
                             await self._to_upstream(upstream, h11.Data(data=piece))
-                        if after is not None:
-                            await self._after_cut(client, upstream, ex, data[start + len(piece) :], *after)
+                        if reset is not None:
+                            await self._after_cut(client, upstream, ex, data[start + len(piece) :], reset)
                         raise self._reset_both(client, upstream)
                     ex.request_bytes += len(piece)
                     await self._to_upstream(upstream, h11.Data(data=piece))
@@ -666,20 +659,20 @@ class Proxy:
         upstream: _Upstream,
         ex: Exchange,
         rest: bytes,
-        lost: int,
-        late: int,
-        delay: float,
+        reset: Reset,
     ) -> None:
-        """Past a request cut: drop `lost` more bytes, or deliver `late` more after `delay`."""
+        """Past a request cut: drop `reset.lost_in_flight` more bytes, or deliver
+        `reset.late_bytes` more `reset.late_seconds` after the client was reset."""
+        late = reset.late_bytes
         taken = [rest]
-        while sum(map(len, taken)) < max(lost, late):
+        while sum(map(len, taken)) < max(reset.lost_in_flight, late):
             event = await _next_event(client.conn, client.reader)
             if not isinstance(event, h11.Data):
                 break
             taken.append(bytes(event.data))
         if late:
             client.reset()
-            await asyncio.sleep(delay)
+            await asyncio.sleep(reset.late_seconds)
             piece = b"".join(taken)[:late]
             ex.request_bytes += len(piece)
             await self._to_upstream(upstream, h11.Data(data=piece))
