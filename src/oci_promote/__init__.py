@@ -12,8 +12,9 @@ their async forms) are the read-only forensics the CLI and the Action use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 # Names are imported on first use (PEP 562): `oci-promote` starts with the standard library
 # only, so a Ctrl-C or SIGTERM during start-up meets its handler, not a traceback.
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from .types.reference import Reference, parse_reference
     from .types.secret import Secret
 
-_HOMES = {
+_HOMES: dict[str, tuple[str, ...]] = {
     "api": (
         "copy",
         "copy_async",
@@ -115,16 +116,7 @@ _HOMES = {
     "result": ("CopyResult", "DestinationResult"),
     "types.secret": ("Secret",),
 }
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 def __dir__() -> list[str]:

@@ -9,10 +9,10 @@ storage (`SourceReader(Source(...))`); the library's `oci_promote.diff` and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..causes import CODES, Cause, Comparison, Side
+from ..lazy import lazy_exports
 
 # Eager: `render` is also the name of its module, which an import of `.render` elsewhere
 # would otherwise leave as the package's attribute (and it loads nothing but `causes`).
@@ -25,21 +25,12 @@ if TYPE_CHECKING:
     from .reader import DEFAULT_LIMITS, Limits, SourceReader
     from .verify import VerifyOutcome, verify_all, verify_one
 
-_HOMES = {
+_HOMES: dict[str, tuple[str, ...]] = {
     "compare": ("explain",),
     "reader": ("DEFAULT_LIMITS", "Limits", "SourceReader"),
     "verify": ("VerifyOutcome", "verify_all", "verify_one"),
 }
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 __all__ = [

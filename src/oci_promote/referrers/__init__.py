@@ -10,8 +10,7 @@ answers are read by :mod:`oci_promote.transport.referrers_api`. See :mod:`.disco
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import (
     DigestTagConflictError,
@@ -20,6 +19,7 @@ from ..errors import (
     ReferrersIndexConflictError,
     ReferrersListingError,
 )
+from ..lazy import lazy_exports
 from ..transport.referrers_api import ApiUnavailable, ReferrersPage, read_referrers_answer, read_tags_answer
 from ..types.referrer import ReferrerDescriptor
 from .artifact_types import check_required, matches, referrer_types
@@ -33,20 +33,11 @@ if TYPE_CHECKING:
     from .digest_tags import TagAction, decide_digest_tag
     from .index_merge import IndexUpdate, MergedIndex, merge_index, update_referrers_index
 
-_HOMES = {
+_HOMES: dict[str, tuple[str, ...]] = {
     "digest_tags": ("TagAction", "decide_digest_tag"),
     "index_merge": ("IndexUpdate", "MergedIndex", "merge_index", "update_referrers_index"),
 }
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)
 
 
 __all__ = [
