@@ -2,7 +2,8 @@
 
 The package itself (`oci_promote`, whose CLI must meet its signal handlers with the
 standard library alone), the forensics (a copy reads only `reader`) and the referrers
-(most copies find none to write) use it. Standard library only.
+(most copies find none to write) use it; and `skip_httpx_cli`, for the CLI and the
+Action. Standard library only.
 """
 
 from __future__ import annotations
@@ -27,3 +28,10 @@ def lazy_exports(package: str, homes: Mapping[str, tuple[str, ...]]) -> Callable
         return value
 
     return __getattr__
+
+
+def skip_httpx_cli() -> None:
+    """httpx imports its own command line (click, rich, pygments: about 50 ms) wherever click
+    is installed; the CLI and the Action never run it. A None entry in `sys.modules` makes
+    that import fail at once, which httpx takes for "not installed"."""
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -9,11 +9,9 @@ outputs, summary, artifacts), `markdown` (safe summary cells) and `main` (the ru
 
 from __future__ import annotations
 
-import sys
+from ..lazy import skip_httpx_cli
 
-# httpx imports its own command line (click, rich, pygments) wherever click is installed; the
-# Action never runs it, and a None entry makes that import fail at once (as cli/main.py does).
-sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+skip_httpx_cli()  # before anything below can import httpx
 
 from .inputs import INPUTS, NOT_INPUTS, SECRET_FIELDS, ActionInputError, ActionSettings, InputProblem  # noqa: E402
 from .main import main  # noqa: E402

@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from ..lazy import skip_httpx_cli
 from .signals import EXIT_CODES, Interrupted, interrupted_line, raise_interrupted
 
 
@@ -20,9 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM (how CI runners cancel a job) must read like Ctrl-C from the first instant.
     for each in EXIT_CODES:
         signal.signal(each, raise_interrupted)
-    # httpx imports its own command line (click, rich, pygments: 50 ms here) wherever click is
-    # installed; this process never runs it, and a None entry makes that import fail at once.
-    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    skip_httpx_cli()
     try:
         from .run import run
 
