@@ -167,6 +167,19 @@ def test_a_redirected_download_resumes_at_the_blob_store_without_credentials(
     assert resumed.response_bytes == size - start
 
 
+def _cut_first_patch(reset: Reset) -> Callable[[RequestView], Action]:
+    """A proxy handler that breaks the first PATCH as `reset` says and forwards the rest."""
+    cut: list[int] = []
+
+    def handler(request: RequestView) -> Action:
+        if request.method == "PATCH" and not cut:
+            cut.append(1)
+            return reset
+        return Forward()
+
+    return handler
+
+
 def _upload_exchanges(proxy: Proxy) -> Callable[[str], list[int]]:
     """Request body bytes of the proxy's upload requests by method."""
 
@@ -182,13 +195,7 @@ def test_a_broken_upload_resumes_where_the_session_stopped(
 ) -> None:
     layout, digest = big_image
     layer, size = _layer(layout)
-    cut: list[int] = []
-
-    def cut_the_first_patch(request: RequestView) -> Action:
-        if request.method == "PATCH" and not cut:
-            cut.append(1)
-            return Reset(after_request_bytes=3 * MiB)
-        return Forward()
+    cut_the_first_patch = _cut_first_patch(Reset(after_request_bytes=3 * MiB))
 
     olareg_registry.set_handler(cut_the_first_patch)
     result = oci_promote.copy(f"oci:{layout}:v1", [f"{olareg_registry.host}/app"], retry_delay=0.001)
@@ -227,13 +234,7 @@ def test_a_session_lost_with_its_connection_starts_the_upload_over(
 ) -> None:
     """distribution 2.8 drops a session whose PATCH broke off: a new session, a new source read."""
     layout, digest = big_image
-    cut: list[int] = []
-
-    def cut_the_first_patch(request: RequestView) -> Action:
-        if request.method == "PATCH" and not cut:
-            cut.append(1)
-            return Reset(after_request_bytes=3 * MiB)
-        return Forward()
+    cut_the_first_patch = _cut_first_patch(Reset(after_request_bytes=3 * MiB))
 
     with Proxy(registry2.url, cut_the_first_patch) as proxy:
         result = oci_promote.copy(f"oci:{layout}:v1", [f"{proxy.host}/app"], retry_delay=0.001)
@@ -307,13 +308,9 @@ def test_a_session_behind_the_kept_bytes_resumes_by_reading_the_source_again(
     monkeypatch.setattr(upload, "RESEND_BUDGET", 1 * MiB)
     layout, digest = big_image
     layer, size = _layer(layout)
-    cut: list[int] = []
-
-    def cut_the_first_patch_with_bytes_in_flight(request: RequestView) -> Action:
-        if request.method == "PATCH" and not cut:
-            cut.append(1)
-            return Reset(after_request_bytes=2 * MiB, lost_in_flight=5 * MiB // 2)
-        return Forward()
+    cut_the_first_patch_with_bytes_in_flight = _cut_first_patch(
+        Reset(after_request_bytes=2 * MiB, lost_in_flight=5 * MiB // 2)
+    )
 
     olareg_registry.set_handler(cut_the_first_patch_with_bytes_in_flight)
     result = oci_promote.copy(f"oci:{layout}:v1", [f"{olareg_registry.host}/app"], retry_delay=0.001)
@@ -408,13 +405,9 @@ def test_a_resume_waits_until_the_session_stops_growing(
     monkeypatch.setattr(upload, "SETTLE_SECONDS", 0.5)
     layout, digest = big_image
     layer, size = _layer(layout)
-    cut: list[int] = []
-
-    def cut_the_first_patch_with_late_bytes(request: RequestView) -> Action:
-        if request.method == "PATCH" and not cut:
-            cut.append(1)
-            return Reset(after_request_bytes=2 * MiB, late_bytes=MiB, late_seconds=0.01)
-        return Forward()
+    cut_the_first_patch_with_late_bytes = _cut_first_patch(
+        Reset(after_request_bytes=2 * MiB, late_bytes=MiB, late_seconds=0.01)
+    )
 
     olareg_registry.set_handler(cut_the_first_patch_with_late_bytes)
     result = oci_promote.copy(f"oci:{layout}:v1", [f"{olareg_registry.host}/app"], retry_delay=0.001)
